@@ -1,0 +1,70 @@
+// Package transport carries framed WAMP messages between a peer and the
+// router: WebSocket, RawSocket over TCP, TLS or a Unix socket, and an
+// in-process pipe. The router sees every connection as a [Peer].
+//
+// Every Peer owns exactly one writer goroutine, the only goroutine that ever
+// writes to its connection (control frames such as PONG included). Frames
+// wait for it in a bounded outbound queue; Send never blocks the router.
+package transport
+
+import (
+	"context"
+	"errors"
+
+	"github.com/switchyard/switchyard/serializer"
+	"github.com/switchyard/switchyard/spec"
+)
+
+// Errors returned by Peer.Send and Peer.Recv.
+var (
+	// ErrSlowConsumer: the peer's outbound queue passed its byte or count
+	// limit. The peer is being closed; the frame was not queued.
+	ErrSlowConsumer = errors.New("transport: slow consumer: outbound queue full")
+	// ErrFrameTooLarge: the frame exceeds what the peer agreed to receive.
+	// The peer stays open; the frame was not queued.
+	ErrFrameTooLarge = errors.New("transport: frame exceeds the peer's maximum message size")
+	// ErrClosed: the peer is closed.
+	ErrClosed = errors.New("transport: peer closed")
+)
+
+// Info describes a connection for logs, session details and auth.
+type Info struct {
+	// Transport is "websocket", "rawsocket" or "pipe".
+	Transport string
+	// Protocol is the WebSocket subprotocol or "wamp.2.<serializer>" for RawSocket.
+	Protocol string
+	// RemoteAddr is the peer's address ("ip:port", a Unix socket path, or "pipe").
+	RemoteAddr string
+	// TLS reports whether the connection is encrypted.
+	TLS bool
+	// MaxRecv and MaxSend are the largest message sizes, in bytes, this side
+	// accepts and may send; 0 means no limit.
+	MaxRecv, MaxSend int
+}
+
+// Peer is one connection as the router sees it.
+//
+// Recv is called by one goroutine only (the session's reader). Send, Close,
+// Done and Info may be called from any goroutine.
+type Peer interface {
+	// Serializer is the serializer negotiated for this connection.
+	Serializer() serializer.Serializer
+	// Recv returns the next message. A frame that does not decode returns an
+	// error wrapping *spec.ProtocolError; the connection stays usable so the
+	// router can send ABORT before closing it. Any other error means the
+	// connection is gone.
+	Recv(ctx context.Context) (spec.Message, error)
+	// Send queues an encoded frame for the writer and returns at once. The
+	// peer must not modify frame afterwards; the same frame may be queued to
+	// many peers.
+	Send(frame []byte) error
+	// Close stops accepting frames, lets the writer flush what is queued
+	// (bounded by a short deadline), then closes the connection. It is
+	// idempotent. reason is logged and, where the transport allows, sent to
+	// the peer (WebSocket close reason).
+	Close(reason string) error
+	// Done is closed once the connection is closed and the writer has exited.
+	Done() <-chan struct{}
+	// Info describes the connection.
+	Info() Info
+}
