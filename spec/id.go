@@ -64,3 +64,6 @@ func (g *IDGen) Next() ID {
 		}
 	}
 }
+
+// Last returns the most recently issued ID, or 0 before the first.
+func (g *IDGen) Last() ID { return ID(g.n.Load()) }

@@ -1,0 +1,450 @@
+// Package client is a Go WAMP v2 client: it connects by URL over WebSocket
+// or RawSocket (TCP, TLS or a Unix socket) with any serializer, joins a
+// realm, and calls, registers, publishes and subscribes with
+// context.Context. The CLI, the load generator, the tests and Go devices use
+// it.
+//
+// A Client has two goroutines: the transport's writer and its own reader,
+// which dispatches answers to waiting requests and runs event handlers in
+// order. Event handlers must not block on the router (start a goroutine for
+// that); invocation handlers each run in their own goroutine.
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/serializer"
+	"github.com/switchyard/switchyard/spec"
+	"github.com/switchyard/switchyard/transport"
+	"github.com/switchyard/switchyard/transport/rawsocket"
+	"github.com/switchyard/switchyard/transport/websocket"
+)
+
+// Config configures a connection. The zero value joins realm "realm1" with
+// JSON, anonymously.
+type Config struct {
+	// Realm to join (default "realm1").
+	Realm string
+	// Serializer is "json", "msgpack" or "cbor" (default "json").
+	Serializer string
+	// TLSConfig is used for wss://, rss:// and tcps:// URLs.
+	TLSConfig *tls.Config
+	// AuthMethods, AuthID and AuthExtra go into HELLO.Details.
+	AuthMethods []string
+	AuthID      string
+	AuthExtra   spec.Dict
+	// Authenticate answers a CHALLENGE; required when AuthMethods names a
+	// method that challenges.
+	Authenticate func(ctx context.Context, ch *spec.Challenge) (*spec.Authenticate, error)
+	// Transport tunes the connection (queue limits, max message size).
+	Transport transport.Options
+	// Logger receives the client's logs (nil → discard).
+	Logger *slog.Logger
+}
+
+// Error is a WAMP ERROR or ABORT received from the router.
+type Error struct {
+	URI         spec.URI
+	Details     spec.Dict
+	Arguments   spec.List
+	ArgumentsKw spec.Dict
+}
+
+func (e *Error) Error() string {
+	if len(e.Arguments) > 0 {
+		if s, ok := e.Arguments[0].(string); ok {
+			return "wamp: " + string(e.URI) + ": " + s
+		}
+	}
+	return "wamp: " + string(e.URI)
+}
+
+// ErrClosed is returned by requests on a client whose session has ended.
+var ErrClosed = errors.New("client: session closed")
+
+// Client is one WAMP session.
+type Client struct {
+	peer      transport.Peer
+	ser       serializer.Serializer
+	log       *slog.Logger
+	sessionID spec.ID
+	details   spec.Dict
+	reqIDs    spec.IDGen
+
+	mu            sync.Mutex // guards the fields below
+	waiting       map[spec.ID]chan spec.Message
+	progress      map[spec.ID]func(*Result)
+	subscriptions map[spec.ID][]*subscriber
+	registrations map[spec.ID]Handler
+	// Handlers of SUBSCRIBE and REGISTER requests in flight, installed by the
+	// reader as it reads SUBSCRIBED / REGISTERED, so that no EVENT or
+	// INVOCATION that follows at once finds no handler.
+	pendingSubs map[spec.ID]*subscriber
+	pendingRegs map[spec.ID]Handler
+	invocations   map[spec.ID]context.CancelFunc
+	closed        bool
+	closeErr      error
+
+	handlers sync.WaitGroup // invocation handler goroutines
+	done     chan struct{}  // closed when the reader exits
+}
+
+// Connect dials url, joins the realm and returns the established session.
+// Schemes: ws, wss (WebSocket); rs, tcp, rss, tcps (RawSocket over TCP,
+// plain or TLS); unix (RawSocket over a Unix socket: unix:///path).
+func Connect(ctx context.Context, rawURL string, cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	ser, ok := serializer.ByName(cfg.Serializer)
+	if !ok {
+		return nil, fmt.Errorf("client: unknown serializer %q", cfg.Serializer)
+	}
+	peer, err := dial(ctx, rawURL, ser, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return Join(ctx, peer, cfg)
+}
+
+func (cfg Config) withDefaults() Config {
+	if cfg.Realm == "" {
+		cfg.Realm = "realm1"
+	}
+	if cfg.Serializer == "" {
+		cfg.Serializer = "json"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg
+}
+
+// Join opens a session on an established transport, such as one end of
+// transport.Pipe for a router embedded in the same process. On failure the
+// peer is closed.
+func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	c := &Client{
+		peer:          peer,
+		ser:           peer.Serializer(),
+		log:           cfg.Logger,
+		waiting:       make(map[spec.ID]chan spec.Message),
+		progress:      make(map[spec.ID]func(*Result)),
+		subscriptions: make(map[spec.ID][]*subscriber),
+		registrations: make(map[spec.ID]Handler),
+		pendingSubs:   make(map[spec.ID]*subscriber),
+		pendingRegs:   make(map[spec.ID]Handler),
+		invocations:   make(map[spec.ID]context.CancelFunc),
+		done:          make(chan struct{}),
+	}
+	if err := c.join(ctx, cfg); err != nil {
+		peer.Close("join failed")
+		return nil, err
+	}
+	go c.readLoop()
+	return c, nil
+}
+
+func dial(ctx context.Context, rawURL string, ser serializer.Serializer, cfg Config) (transport.Peer, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("client: parse URL: %w", err)
+	}
+	tlsConfig := cfg.TLSConfig
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	rs := rawsocket.DialOptions{Options: cfg.Transport, Serializer: ser}
+	switch strings.ToLower(u.Scheme) {
+	case "ws":
+		return websocket.Dial(ctx, rawURL, websocket.DialOptions{Options: cfg.Transport, Serializer: ser})
+	case "wss":
+		return websocket.Dial(ctx, rawURL, websocket.DialOptions{Options: cfg.Transport, Serializer: ser, TLSConfig: tlsConfig})
+	case "rs", "tcp":
+		return rawsocket.Dial(ctx, "tcp", u.Host, rs)
+	case "rss", "tcps":
+		rs.TLSConfig = tlsConfig
+		return rawsocket.Dial(ctx, "tcp", u.Host, rs)
+	case "unix":
+		path := u.Path
+		if path == "" {
+			path = u.Opaque
+		}
+		return rawsocket.Dial(ctx, "unix", path, rs)
+	}
+	return nil, fmt.Errorf("client: unsupported URL scheme %q", u.Scheme)
+}
+
+// clientRoles is what the client announces: every feature it implements.
+var clientRoles = spec.Dict{
+	spec.RoleCaller: spec.Dict{"features": spec.Dict{
+		spec.FeatureProgressiveCallResults: true,
+		spec.FeatureCallCanceling:          true,
+		spec.FeatureCallTimeout:            true,
+	}},
+	spec.RoleCallee: spec.Dict{"features": spec.Dict{
+		spec.FeatureProgressiveCallResults:   true,
+		spec.FeatureCallCanceling:            true,
+		spec.FeatureCallerIdentification:     true,
+		spec.FeaturePatternBasedRegistration: true,
+		spec.FeatureSharedRegistration:       true,
+	}},
+	spec.RolePublisher: spec.Dict{"features": spec.Dict{
+		spec.FeaturePublisherExclusion:       true,
+		spec.FeaturePublisherIdentification:  true,
+		spec.FeatureSubscriberBlackWhiteList: true,
+	}},
+	spec.RoleSubscriber: spec.Dict{"features": spec.Dict{
+		spec.FeaturePatternBasedSubscription: true,
+		spec.FeaturePublisherIdentification:  true,
+	}},
+}
+
+func (c *Client) join(ctx context.Context, cfg Config) error {
+	details := spec.Dict{"roles": clientRoles, "agent": "switchyard-client"}
+	if len(cfg.AuthMethods) > 0 {
+		methods := make([]any, len(cfg.AuthMethods))
+		for i, m := range cfg.AuthMethods {
+			methods[i] = m
+		}
+		details["authmethods"] = methods
+	}
+	if cfg.AuthID != "" {
+		details["authid"] = cfg.AuthID
+	}
+	if cfg.AuthExtra != nil {
+		details["authextra"] = cfg.AuthExtra
+	}
+	if err := c.send(&spec.Hello{Realm: spec.URI(cfg.Realm), Details: details}); err != nil {
+		return fmt.Errorf("client: send HELLO: %w", err)
+	}
+	for {
+		m, err := c.peer.Recv(ctx)
+		if err != nil {
+			return fmt.Errorf("client: join %s: %w", cfg.Realm, err)
+		}
+		switch m := m.(type) {
+		case *spec.Welcome:
+			c.sessionID = m.Session
+			c.details = m.Details
+			return nil
+		case *spec.Abort:
+			return &Error{URI: m.Reason, Details: m.Details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw}
+		case *spec.Challenge:
+			if cfg.Authenticate == nil {
+				return fmt.Errorf("client: router challenged with %q and no Authenticate is configured", m.AuthMethod)
+			}
+			answer, err := cfg.Authenticate(ctx, m)
+			if err != nil {
+				return fmt.Errorf("client: authenticate: %w", err)
+			}
+			if err := c.send(answer); err != nil {
+				return fmt.Errorf("client: send AUTHENTICATE: %w", err)
+			}
+		default:
+			return fmt.Errorf("client: unexpected %s during join", m.Type())
+		}
+	}
+}
+
+// ID returns the session ID the router assigned.
+func (c *Client) ID() spec.ID { return c.sessionID }
+
+// Details returns WELCOME.Details.
+func (c *Client) Details() spec.Dict { return c.details }
+
+// Done is closed when the session has ended.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err returns why the session ended, once Done is closed.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
+}
+
+func (c *Client) send(m spec.Message) error {
+	frame, err := c.ser.Encode(nil, m)
+	if err != nil {
+		return fmt.Errorf("client: encode %s: %w", m.Type(), err)
+	}
+	return c.peer.Send(frame)
+}
+
+// request sends m (built with a fresh request ID) and waits for the answer.
+func (c *Client) request(ctx context.Context, build func(id spec.ID) spec.Message) (spec.Message, error) {
+	ch := make(chan spec.Message, 1)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	// The ID is drawn under the lock that also orders sends, so request IDs
+	// reach the router in sequence, as the spec requires.
+	id := c.reqIDs.Next()
+	c.waiting[id] = ch
+	err := c.send(build(id))
+	c.mu.Unlock()
+	if err != nil {
+		c.forget(id)
+		return nil, err
+	}
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			return nil, ErrClosed
+		}
+		return m, nil
+	case <-ctx.Done():
+		c.forget(id)
+		return nil, ctx.Err()
+	}
+}
+
+func (c *Client) forget(id spec.ID) {
+	c.mu.Lock()
+	delete(c.waiting, id)
+	delete(c.progress, id)
+	delete(c.pendingSubs, id)
+	delete(c.pendingRegs, id)
+	c.mu.Unlock()
+}
+
+// deliver hands an answer to the request waiting for it.
+func (c *Client) deliver(id spec.ID, m spec.Message) {
+	c.mu.Lock()
+	ch := c.waiting[id]
+	delete(c.waiting, id)
+	delete(c.progress, id)
+	delete(c.pendingSubs, id)
+	delete(c.pendingRegs, id)
+	c.mu.Unlock()
+	if ch != nil {
+		ch <- m
+	}
+}
+
+func (c *Client) readLoop() {
+	defer close(c.done)
+	var cause error
+	defer func() { c.shutdown(cause) }()
+	for {
+		m, err := c.peer.Recv(context.Background())
+		if err != nil {
+			cause = err
+			return
+		}
+		switch m := m.(type) {
+		case *spec.Result:
+			if optBool(m.Details, "progress") {
+				c.mu.Lock()
+				fn := c.progress[m.Request]
+				c.mu.Unlock()
+				if fn != nil {
+					fn(resultOf(m))
+				}
+				continue
+			}
+			c.deliver(m.Request, m)
+		case *spec.Error:
+			c.deliver(m.Request, m)
+		case *spec.Published:
+			c.deliver(m.Request, m)
+		case *spec.Subscribed:
+			c.mu.Lock()
+			if sub := c.pendingSubs[m.Request]; sub != nil {
+				c.subscriptions[m.Subscription] = append(c.subscriptions[m.Subscription], sub)
+			}
+			c.mu.Unlock()
+			c.deliver(m.Request, m)
+		case *spec.Unsubscribed:
+			if m.Details == nil {
+				c.deliver(m.Request, m)
+			}
+		case *spec.Registered:
+			c.mu.Lock()
+			if h := c.pendingRegs[m.Request]; h != nil {
+				c.registrations[m.Registration] = h
+			}
+			c.mu.Unlock()
+			c.deliver(m.Request, m)
+		case *spec.Unregistered:
+			if m.Details == nil {
+				c.deliver(m.Request, m)
+			}
+		case *spec.Event:
+			c.dispatchEvent(m)
+		case *spec.Invocation:
+			c.dispatchInvocation(m)
+		case *spec.Interrupt:
+			c.mu.Lock()
+			cancel := c.invocations[m.Request]
+			c.mu.Unlock()
+			if cancel != nil {
+				cancel()
+			}
+		case *spec.Goodbye:
+			if m.Reason != spec.CloseGoodbyeAndOut {
+				c.send(&spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseGoodbyeAndOut})
+			}
+			cause = &Error{URI: m.Reason, Details: m.Details}
+			return
+		case *spec.Abort:
+			cause = &Error{URI: m.Reason, Details: m.Details}
+			return
+		}
+	}
+}
+
+// shutdown fails every waiting request and closes the transport.
+func (c *Client) shutdown(cause error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.closeErr = cause
+	waiting := c.waiting
+	c.waiting = map[spec.ID]chan spec.Message{}
+	for _, cancel := range c.invocations {
+		cancel()
+	}
+	c.mu.Unlock()
+	for _, ch := range waiting {
+		close(ch)
+	}
+	c.peer.Close("session ended")
+}
+
+// Close leaves the realm with GOODBYE, waits for the router's reply (bounded
+// by ctx), waits for running invocation handlers and closes the transport.
+func (c *Client) Close(ctx context.Context) error {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if !closed {
+		_ = c.send(&spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseNormal})
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+	c.peer.Close("client closed")
+	<-c.done
+	c.handlers.Wait()
+	return nil
+}
+
+func optBool(d spec.Dict, key string) bool {
+	v, _ := d[key].(bool)
+	return v
+}

@@ -1,0 +1,289 @@
+package router
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/serializer"
+	"github.com/switchyard/switchyard/spec"
+	"github.com/switchyard/switchyard/transport"
+)
+
+// broker routes PubSub within one realm.
+type broker struct {
+	realm *Realm
+
+	mu    sync.RWMutex // guards the fields below; publishes only read
+	index *uriIndex[*subscription]
+	byID  map[spec.ID]*subscription
+}
+
+// subscription is shared by every session subscribed to the same topic with
+// the same match policy, so one event is encoded once for all of them.
+type subscription struct {
+	id          spec.ID
+	topic       spec.URI
+	match       string
+	created     time.Time
+	subscribers []*session // guarded by broker.mu
+}
+
+func newBroker(realm *Realm) *broker {
+	return &broker{
+		realm: realm,
+		index: newURIIndex[*subscription](),
+		byID:  make(map[spec.ID]*subscription),
+	}
+}
+
+func (b *broker) subscribe(s *session, m *spec.Subscribe) {
+	match := optString(m.Options, spec.OptMatch, spec.MatchExact)
+	if !spec.ValidURI(m.Topic, b.realm.router.rule, match) {
+		s.sendError(spec.TypeSubscribe, m.Request, spec.ErrInvalidURI, "invalid topic URI "+string(m.Topic)+" for match policy "+match)
+		return
+	}
+	var meta []metaEvent
+	b.mu.Lock()
+	sub, ok := b.index.get(match, m.Topic)
+	if !ok {
+		sub = &subscription{id: b.newID(), topic: m.Topic, match: match, created: time.Now()}
+		b.index.put(match, m.Topic, sub)
+		b.byID[sub.id] = sub
+		meta = append(meta, metaEvent{"wamp.subscription.on_create", spec.List{int64(s.id), subDetails(sub)}})
+	}
+	if _, already := s.subscriptions[sub.id]; !already {
+		s.subscriptions[sub.id] = sub
+		sub.subscribers = append(sub.subscribers, s)
+		meta = append(meta, metaEvent{"wamp.subscription.on_subscribe", spec.List{int64(s.id), int64(sub.id)}})
+	}
+	// Sent under the lock so SUBSCRIBED is queued before any EVENT a
+	// concurrent publish routes to this subscription.
+	s.send(&spec.Subscribed{Request: m.Request, Subscription: sub.id})
+	b.mu.Unlock()
+	b.realm.emit(meta)
+}
+
+// newID picks an unused random subscription ID. Random IDs stay unique if
+// several nodes ever serve one realm. Called with b.mu held.
+func (b *broker) newID() spec.ID {
+	for {
+		id := spec.GlobalID()
+		if b.byID[id] == nil {
+			return id
+		}
+	}
+}
+
+func (b *broker) unsubscribe(s *session, m *spec.Unsubscribe) {
+	var meta []metaEvent
+	b.mu.Lock()
+	sub, ok := s.subscriptions[m.Subscription]
+	if ok {
+		meta = b.detach(s, sub, meta)
+	}
+	b.mu.Unlock()
+	if !ok {
+		s.sendError(spec.TypeUnsubscribe, m.Request, spec.ErrNoSuchSubscription, "no subscription "+idString(m.Subscription)+" for this session")
+		return
+	}
+	s.send(&spec.Unsubscribed{Request: m.Request})
+	b.realm.emit(meta)
+}
+
+// detach removes s from sub and deletes sub when it has no subscribers,
+// appending the meta events that follow to meta. Called with b.mu held.
+func (b *broker) detach(s *session, sub *subscription, meta []metaEvent) []metaEvent {
+	delete(s.subscriptions, sub.id)
+	subs := sub.subscribers
+	for i, x := range subs {
+		if x == s {
+			subs[i] = subs[len(subs)-1]
+			subs[len(subs)-1] = nil
+			sub.subscribers = subs[:len(subs)-1]
+			break
+		}
+	}
+	meta = append(meta, metaEvent{"wamp.subscription.on_unsubscribe", spec.List{int64(s.id), int64(sub.id)}})
+	if len(sub.subscribers) == 0 {
+		b.index.remove(sub.match, sub.topic)
+		delete(b.byID, sub.id)
+		meta = append(meta, metaEvent{"wamp.subscription.on_delete", spec.List{int64(s.id), int64(sub.id)}})
+	}
+	return meta
+}
+
+// removeSession drops all of s's subscriptions and returns the meta events
+// to publish.
+func (b *broker) removeSession(s *session) []metaEvent {
+	var meta []metaEvent
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, sub := range s.subscriptions {
+		meta = b.detach(s, sub, meta)
+	}
+	return meta
+}
+
+// publication is a PUBLISH after its options have been read once.
+type publication struct {
+	pub       *session
+	msg       *spec.Publish
+	id        spec.ID
+	excludeMe bool
+	disclose  bool
+	filter    deliveryFilter
+}
+
+func (b *broker) publish(s *session, m *spec.Publish) {
+	ack := optBool(m.Options, spec.OptAcknowledge, false)
+	if !spec.ValidURI(m.Topic, b.realm.router.rule, spec.MatchExact) {
+		if ack {
+			s.sendError(spec.TypePublish, m.Request, spec.ErrInvalidURI, "invalid topic URI "+string(m.Topic))
+		}
+		return
+	}
+	if spec.IsReservedURI(m.Topic) {
+		if ack {
+			s.sendError(spec.TypePublish, m.Request, spec.ErrNotAuthorized, "topics under wamp. are reserved for the router")
+		}
+		return
+	}
+	id := b.publishFrom(s, m)
+	if ack {
+		s.send(&spec.Published{Request: m.Request, Publication: id})
+	}
+}
+
+// publishFrom routes a publication to every matching subscription and
+// returns its ID. pub is nil for the router's own publications (meta events,
+// testaments). This is the one place a future cluster layer would extend
+// with remote delivery.
+func (b *broker) publishFrom(pub *session, m *spec.Publish) spec.ID {
+	p := publication{
+		pub:       pub,
+		msg:       m,
+		id:        spec.GlobalID(),
+		excludeMe: optBool(m.Options, spec.OptExcludeMe, true),
+		disclose:  pub != nil && optBool(m.Options, spec.OptDiscloseMe, false),
+		filter:    newDeliveryFilter(m.Options),
+	}
+	b.mu.RLock()
+	b.index.matchAll(m.Topic, func(sub *subscription) { b.deliver(&p, sub) })
+	b.mu.RUnlock()
+	return p.id
+}
+
+// deliver queues the publication's EVENT to each eligible subscriber of sub,
+// encoding it once per serializer. Called with b.mu read-locked; Send only
+// appends to a queue, so no I/O happens under the lock.
+func (b *broker) deliver(p *publication, sub *subscription) {
+	var frames frameCache
+	stats := &b.realm.router.stats
+	for _, s := range sub.subscribers {
+		if s == p.pub && p.excludeMe {
+			continue
+		}
+		if !p.filter.allows(s) {
+			continue
+		}
+		frame, err := frames.get(s.ser, func() spec.Message { return p.event(sub) })
+		if err != nil {
+			continue
+		}
+		switch err := s.sendFrame(frame); {
+		case err == nil:
+			stats.EventsDelivered.Add(1)
+		case errors.Is(err, transport.ErrFrameTooLarge):
+			s.log.Warn("event dropped: larger than the subscriber accepts", "topic", sub.topic, "bytes", len(frame))
+		}
+	}
+}
+
+func (p *publication) event(sub *subscription) spec.Message {
+	details := spec.Dict{}
+	if sub.match != spec.MatchExact {
+		details["topic"] = string(p.msg.Topic)
+	}
+	if p.disclose {
+		details["publisher"] = int64(p.pub.id)
+		details["publisher_authid"] = p.pub.authID
+		details["publisher_authrole"] = p.pub.authRole
+	}
+	return &spec.Event{
+		Subscription: sub.id,
+		Publication:  p.id,
+		Details:      details,
+		Arguments:    p.msg.Arguments,
+		ArgumentsKw:  p.msg.ArgumentsKw,
+	}
+}
+
+// frameCache holds one encoded frame per serializer for a fan-out. There
+// are at most three serializers, so a tiny array beats a map.
+type frameCache struct {
+	n      int
+	sers   [4]serializer.Serializer
+	frames [4][]byte
+	errs   [4]error
+}
+
+func (c *frameCache) get(ser serializer.Serializer, build func() spec.Message) ([]byte, error) {
+	for i := 0; i < c.n; i++ {
+		if c.sers[i] == ser {
+			return c.frames[i], c.errs[i]
+		}
+	}
+	frame, err := ser.Encode(nil, build())
+	if c.n < len(c.sers) {
+		c.sers[c.n], c.frames[c.n], c.errs[c.n] = ser, frame, err
+		c.n++
+	}
+	return frame, err
+}
+
+// deliveryFilter is the subscriber black- and whitelisting of a PUBLISH:
+// a subscriber receives the event only if every present condition holds.
+type deliveryFilter struct {
+	exclude, eligible                 []spec.ID
+	excludeAuthID, eligibleAuthID     []string
+	excludeAuthRole, eligibleAuthRole []string
+	hasEligible, hasEligibleAuthID    bool
+	hasEligibleAuthRole               bool
+	any                               bool
+}
+
+func newDeliveryFilter(opts spec.Dict) deliveryFilter {
+	var f deliveryFilter
+	if len(opts) == 0 {
+		return f
+	}
+	f.exclude, _ = optIDs(opts, "exclude")
+	f.eligible, f.hasEligible = optIDs(opts, "eligible")
+	f.excludeAuthID, _ = optStrings(opts, "exclude_authid")
+	f.eligibleAuthID, f.hasEligibleAuthID = optStrings(opts, "eligible_authid")
+	f.excludeAuthRole, _ = optStrings(opts, "exclude_authrole")
+	f.eligibleAuthRole, f.hasEligibleAuthRole = optStrings(opts, "eligible_authrole")
+	f.any = len(f.exclude) > 0 || len(f.excludeAuthID) > 0 || len(f.excludeAuthRole) > 0 ||
+		f.hasEligible || f.hasEligibleAuthID || f.hasEligibleAuthRole
+	return f
+}
+
+func (f *deliveryFilter) allows(s *session) bool {
+	if !f.any {
+		return true
+	}
+	if containsID(f.exclude, s.id) || containsString(f.excludeAuthID, s.authID) || containsString(f.excludeAuthRole, s.authRole) {
+		return false
+	}
+	if f.hasEligible && !containsID(f.eligible, s.id) {
+		return false
+	}
+	if f.hasEligibleAuthID && !containsString(f.eligibleAuthID, s.authID) {
+		return false
+	}
+	if f.hasEligibleAuthRole && !containsString(f.eligibleAuthRole, s.authRole) {
+		return false
+	}
+	return true
+}

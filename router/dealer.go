@@ -1,0 +1,386 @@
+package router
+
+import (
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyard/switchyard/spec"
+	"github.com/switchyard/switchyard/transport"
+)
+
+// dealer routes RPC within one realm.
+//
+// Registrations live behind dealer.mu (read-mostly). In-flight calls are not
+// behind any realm-wide lock: each call is linked from its caller's and its
+// callee's session (each under that session's own mu), and completes exactly
+// once through an atomic flag.
+type dealer struct {
+	realm *Realm
+
+	mu    sync.RWMutex // guards the fields below
+	index *uriIndex[*registration]
+	byID  map[spec.ID]*registration
+}
+
+type registration struct {
+	id        spec.ID
+	procedure spec.URI
+	match     string
+	invoke    string
+	created   time.Time
+	callees   []*session // guarded by dealer.mu
+	next      atomic.Uint64
+}
+
+// Invocation policies of shared registrations.
+const (
+	invokeSingle     = "single"
+	invokeRoundRobin = "roundrobin"
+	invokeRandom     = "random"
+	invokeFirst      = "first"
+	invokeLast       = "last"
+)
+
+// pick chooses the callee by the registration's invocation policy. Called
+// with dealer.mu read-locked.
+func (reg *registration) pick() *session {
+	n := len(reg.callees)
+	switch reg.invoke {
+	case invokeRoundRobin:
+		return reg.callees[int((reg.next.Add(1)-1)%uint64(n))]
+	case invokeRandom:
+		return reg.callees[rand.IntN(n)]
+	case invokeLast:
+		return reg.callees[n-1]
+	}
+	return reg.callees[0]
+}
+
+// call is one CALL in flight, from CALL to its final RESULT or ERROR.
+type call struct {
+	caller          *session
+	callerReq       spec.ID
+	callee          *session
+	invReq          spec.ID
+	receiveProgress bool
+	done            atomic.Bool
+}
+
+func newDealer(realm *Realm) *dealer {
+	return &dealer{
+		realm: realm,
+		index: newURIIndex[*registration](),
+		byID:  make(map[spec.ID]*registration),
+	}
+}
+
+func (d *dealer) register(s *session, m *spec.Register) {
+	match := optString(m.Options, spec.OptMatch, spec.MatchExact)
+	invoke := optString(m.Options, spec.OptInvoke, invokeSingle)
+	if !spec.ValidURI(m.Procedure, d.realm.router.rule, match) {
+		s.sendError(spec.TypeRegister, m.Request, spec.ErrInvalidURI, "invalid procedure URI "+string(m.Procedure)+" for match policy "+match)
+		return
+	}
+	if spec.IsReservedURI(m.Procedure) {
+		s.sendError(spec.TypeRegister, m.Request, spec.ErrNotAuthorized, "procedures under wamp. are reserved for the router")
+		return
+	}
+	var meta []metaEvent
+	d.mu.Lock()
+	defer func() {
+		d.mu.Unlock()
+		d.realm.emit(meta)
+	}()
+	reg, exists := d.index.get(match, m.Procedure)
+	switch {
+	case !exists:
+		reg = &registration{id: d.newID(), procedure: m.Procedure, match: match, invoke: invoke, created: time.Now(), callees: []*session{s}}
+		d.index.put(match, m.Procedure, reg)
+		d.byID[reg.id] = reg
+		meta = append(meta, metaEvent{"wamp.registration.on_create", spec.List{int64(s.id), regDetails(reg)}})
+	case invoke == invokeSingle || reg.invoke != invoke:
+		msg := "procedure " + string(m.Procedure) + " is already registered"
+		if reg.invoke != invoke {
+			msg += " with invocation policy " + reg.invoke
+		}
+		s.sendError(spec.TypeRegister, m.Request, spec.ErrProcedureAlreadyExists, msg)
+		return
+	case s.registrations[reg.id] != nil:
+		s.sendError(spec.TypeRegister, m.Request, spec.ErrProcedureAlreadyExists, "this session already registered "+string(m.Procedure))
+		return
+	default:
+		reg.callees = append(reg.callees, s)
+	}
+	s.registrations[reg.id] = reg
+	meta = append(meta, metaEvent{"wamp.registration.on_register", spec.List{int64(s.id), int64(reg.id)}})
+	// Queued under the lock: REGISTERED precedes any INVOCATION for it.
+	s.send(&spec.Registered{Request: m.Request, Registration: reg.id})
+}
+
+// newID picks an unused random registration ID. Called with d.mu held.
+func (d *dealer) newID() spec.ID {
+	for {
+		id := spec.GlobalID()
+		if d.byID[id] == nil {
+			return id
+		}
+	}
+}
+
+func (d *dealer) unregister(s *session, m *spec.Unregister) {
+	var meta []metaEvent
+	d.mu.Lock()
+	reg, ok := s.registrations[m.Registration]
+	if ok {
+		meta = d.detach(s, reg, meta)
+	}
+	d.mu.Unlock()
+	if !ok {
+		s.sendError(spec.TypeUnregister, m.Request, spec.ErrNoSuchRegistration, "no registration "+idString(m.Registration)+" for this session")
+		return
+	}
+	s.send(&spec.Unregistered{Request: m.Request})
+	d.realm.emit(meta)
+}
+
+// detach removes s from reg's callees, appending the meta events that
+// follow. Called with d.mu held.
+func (d *dealer) detach(s *session, reg *registration, meta []metaEvent) []metaEvent {
+	delete(s.registrations, reg.id)
+	for i, x := range reg.callees {
+		if x == s {
+			reg.callees = append(reg.callees[:i], reg.callees[i+1:]...)
+			break
+		}
+	}
+	meta = append(meta, metaEvent{"wamp.registration.on_unregister", spec.List{int64(s.id), int64(reg.id)}})
+	if len(reg.callees) == 0 {
+		d.index.remove(reg.match, reg.procedure)
+		delete(d.byID, reg.id)
+		meta = append(meta, metaEvent{"wamp.registration.on_delete", spec.List{int64(s.id), int64(reg.id)}})
+	}
+	return meta
+}
+
+// route picks the callee of a CALL. It is the one place a future cluster
+// layer would extend with remote callees.
+func (d *dealer) route(procedure spec.URI) (*registration, *session) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	reg, ok := d.index.best(procedure)
+	if !ok || len(reg.callees) == 0 {
+		return nil, nil
+	}
+	return reg, reg.pick()
+}
+
+func (d *dealer) call(s *session, m *spec.Call) {
+	if !spec.ValidURI(m.Procedure, d.realm.router.rule, spec.MatchExact) {
+		s.sendError(spec.TypeCall, m.Request, spec.ErrInvalidURI, "invalid procedure URI "+string(m.Procedure))
+		return
+	}
+	if spec.IsReservedURI(m.Procedure) && d.callMeta(s, m) {
+		return
+	}
+	reg, callee := d.route(m.Procedure)
+	if callee == nil {
+		s.sendError(spec.TypeCall, m.Request, spec.ErrNoSuchProcedure, "no callee registered for "+string(m.Procedure))
+		return
+	}
+	c := &call{
+		caller:          s,
+		callerReq:       m.Request,
+		callee:          callee,
+		invReq:          callee.invocations.Next(),
+		receiveProgress: optBool(m.Options, spec.OptReceiveProgress, false),
+	}
+	s.mu.Lock()
+	s.calls[m.Request] = c
+	s.mu.Unlock()
+	callee.mu.Lock()
+	gone := callee.left
+	if !gone {
+		callee.pending[c.invReq] = c
+	}
+	callee.mu.Unlock()
+	if gone {
+		d.fail(c, spec.ErrCanceled, "the callee left")
+		return
+	}
+	d.realm.router.stats.CallsInFlight.Add(1)
+
+	details := spec.Dict{}
+	if reg.match != spec.MatchExact {
+		details["procedure"] = string(m.Procedure)
+	}
+	if c.receiveProgress && callee.calleeProgress {
+		details[spec.OptReceiveProgress] = true
+	}
+	if optBool(m.Options, spec.OptDiscloseMe, false) {
+		details["caller"] = int64(s.id)
+		details["caller_authid"] = s.authID
+		details["caller_authrole"] = s.authRole
+	}
+	err := callee.send(&spec.Invocation{
+		Request:      c.invReq,
+		Registration: reg.id,
+		Details:      details,
+		Arguments:    m.Arguments,
+		ArgumentsKw:  m.ArgumentsKw,
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, transport.ErrFrameTooLarge):
+		d.fail(c, spec.ErrPayloadSizeExceeded, "the call is larger than the callee accepts")
+	default:
+		d.fail(c, spec.ErrCanceled, "the callee could not be reached")
+	}
+}
+
+// finish marks c complete and unlinks it from both sessions. Only the first
+// caller of finish gets true and answers the caller.
+func (d *dealer) finish(c *call) bool {
+	if !c.done.CompareAndSwap(false, true) {
+		return false
+	}
+	c.caller.mu.Lock()
+	if c.caller.calls[c.callerReq] == c {
+		delete(c.caller.calls, c.callerReq)
+	}
+	c.caller.mu.Unlock()
+	c.callee.mu.Lock()
+	delete(c.callee.pending, c.invReq)
+	c.callee.mu.Unlock()
+	d.realm.router.stats.CallsInFlight.Add(-1)
+	return true
+}
+
+// fail completes c with an error from the router.
+func (d *dealer) fail(c *call, uri spec.URI, message string) {
+	if d.finish(c) {
+		c.caller.sendError(spec.TypeCall, c.callerReq, uri, message)
+	}
+}
+
+// pendingCall finds the call behind an INVOCATION request of callee. ok is
+// false when the request ID was never issued: a protocol violation. A nil
+// call with ok true is a late answer to a call already over.
+func (d *dealer) pendingCall(callee *session, req spec.ID) (c *call, ok bool) {
+	callee.mu.Lock()
+	c = callee.pending[req]
+	callee.mu.Unlock()
+	if c != nil {
+		return c, true
+	}
+	return nil, req <= callee.invocations.Last()
+}
+
+// yield forwards a callee's YIELD. It returns false on a protocol
+// violation, after sending ABORT.
+func (d *dealer) yield(callee *session, m *spec.Yield) bool {
+	c, ok := d.pendingCall(callee, m.Request)
+	if !ok {
+		callee.violation("YIELD for unknown INVOCATION request " + idString(m.Request))
+		return false
+	}
+	if c == nil {
+		return true // the call was canceled or its caller left: drop the late result
+	}
+	if optBool(m.Options, spec.OptProgress, false) {
+		if c.receiveProgress && !c.done.Load() {
+			c.caller.send(&spec.Result{Request: c.callerReq, Details: spec.Dict{spec.OptProgress: true}, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+		}
+		return true
+	}
+	if !d.finish(c) {
+		return true
+	}
+	err := c.caller.send(&spec.Result{Request: c.callerReq, Details: spec.Dict{}, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+	if errors.Is(err, transport.ErrFrameTooLarge) {
+		c.caller.sendError(spec.TypeCall, c.callerReq, spec.ErrPayloadSizeExceeded, "the result is larger than the caller accepts")
+	}
+	return true
+}
+
+// calleeError forwards a callee's ERROR for an INVOCATION to the caller,
+// payload unchanged.
+func (d *dealer) calleeError(callee *session, m *spec.Error) bool {
+	c, ok := d.pendingCall(callee, m.Request)
+	if !ok {
+		callee.violation("ERROR for unknown INVOCATION request " + idString(m.Request))
+		return false
+	}
+	if c == nil || !d.finish(c) {
+		return true
+	}
+	err := c.caller.send(&spec.Error{RequestType: spec.TypeCall, Request: c.callerReq, Details: m.Details, Error: m.Error, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+	if errors.Is(err, transport.ErrFrameTooLarge) {
+		c.caller.sendError(spec.TypeCall, c.callerReq, spec.ErrPayloadSizeExceeded, "the error is larger than the caller accepts")
+	}
+	return true
+}
+
+// cancel handles a caller's CANCEL. Modes: skip answers the caller at once
+// and leaves the callee alone; killnowait answers at once and interrupts the
+// callee; kill interrupts the callee and lets its answer reach the caller.
+// A callee that did not announce call_canceling only ever gets skip.
+func (d *dealer) cancel(s *session, m *spec.Cancel) {
+	s.mu.Lock()
+	c := s.calls[m.Request]
+	s.mu.Unlock()
+	if c == nil {
+		return // already answered: nothing to cancel
+	}
+	mode := optString(m.Options, "mode", "killnowait")
+	if !c.callee.calleeCanceling {
+		mode = "skip"
+	}
+	switch mode {
+	case "kill":
+		c.callee.send(&spec.Interrupt{Request: c.invReq, Options: spec.Dict{"mode": "kill"}})
+	case "killnowait":
+		if d.finish(c) {
+			c.callee.send(&spec.Interrupt{Request: c.invReq, Options: spec.Dict{"mode": "killnowait"}})
+			s.sendError(spec.TypeCall, c.callerReq, spec.ErrCanceled, "canceled by the caller")
+		}
+	default:
+		d.fail(c, spec.ErrCanceled, "canceled by the caller")
+	}
+}
+
+// removeSession drops s's registrations and ends its calls: callers of its
+// pending invocations get wamp.error.canceled, and callees of its own calls
+// are interrupted (killnowait) when they support canceling.
+func (d *dealer) removeSession(s *session) []metaEvent {
+	var meta []metaEvent
+	d.mu.Lock()
+	for _, reg := range s.registrations {
+		meta = d.detach(s, reg, meta)
+	}
+	d.mu.Unlock()
+
+	s.mu.Lock()
+	s.left = true
+	asCaller := make([]*call, 0, len(s.calls))
+	for _, c := range s.calls {
+		asCaller = append(asCaller, c)
+	}
+	asCallee := make([]*call, 0, len(s.pending))
+	for _, c := range s.pending {
+		asCallee = append(asCallee, c)
+	}
+	s.mu.Unlock()
+
+	for _, c := range asCallee {
+		d.fail(c, spec.ErrCanceled, "the callee left")
+	}
+	for _, c := range asCaller {
+		if d.finish(c) && c.callee.calleeCanceling && c.callee != s {
+			c.callee.send(&spec.Interrupt{Request: c.invReq, Options: spec.Dict{"mode": "killnowait"}})
+		}
+	}
+	return meta
+}

@@ -1,0 +1,27 @@
+// Package router is Switchyard's WAMP router: realms, sessions, the broker
+// (PubSub) and the dealer (RPC).
+//
+// # Data path
+//
+// Each session has two goroutines: the transport's writer, and the reader
+// that runs [Router.ServePeer]. The reader decodes a message and routes it
+// inline, calling straight into the realm's broker or dealer; there is no
+// central actor goroutine and no channel hop per message. Everything a
+// session sends to another goes through the recipient's bounded outbound
+// queue (transport.Peer.Send), which never blocks. An EVENT is encoded once
+// per (publication, serializer) and the same bytes are queued to every
+// subscriber using that serializer.
+//
+// # Locks
+//
+// Lock order, outermost first:
+//
+//	Router.mu → Realm.mu → broker.mu / dealer.mu → session.mu
+//
+// broker.mu and dealer.mu are never held together. session.mu guards a
+// session's in-flight calls and is never held while taking another
+// session's mu: a call's completion is decided by an atomic flag on the call,
+// and each side's map is updated under its own lock in turn. No lock is held
+// across I/O: Peer.Send only appends to a queue. No lock is held across a
+// call into authentication code.
+package router

@@ -1,0 +1,147 @@
+package router
+
+import (
+	"sync"
+
+	"github.com/switchyard/switchyard/spec"
+)
+
+// Realm is a routing namespace: sessions in one realm see only each other.
+type Realm struct {
+	name   spec.URI
+	router *Router
+	broker *broker
+	dealer *dealer
+
+	mu       sync.RWMutex // guards the fields below
+	sessions map[spec.ID]*session
+	closing  bool
+}
+
+func newRealm(r *Router, rc RealmConfig) *Realm {
+	realm := &Realm{
+		name:     rc.Name,
+		router:   r,
+		sessions: make(map[spec.ID]*session),
+	}
+	realm.broker = newBroker(realm)
+	realm.dealer = newDealer(realm)
+	return realm
+}
+
+// Name returns the realm's URI.
+func (realm *Realm) Name() spec.URI { return realm.name }
+
+// SessionCount returns the number of sessions joined to the realm.
+func (realm *Realm) SessionCount() int {
+	realm.mu.RLock()
+	defer realm.mu.RUnlock()
+	return len(realm.sessions)
+}
+
+func (realm *Realm) join(s *session) bool {
+	realm.mu.Lock()
+	defer realm.mu.Unlock()
+	if realm.closing {
+		return false
+	}
+	// Session IDs are random over 2^53: a collision is astronomically rare,
+	// but two sessions must never share one.
+	for realm.sessions[s.id] != nil {
+		s.id = spec.GlobalID()
+	}
+	realm.sessions[s.id] = s
+	return true
+}
+
+// leave removes s from the realm, then publishes what its leaving means:
+// the meta events of its subscriptions and registrations, its testaments,
+// and wamp.session.on_leave.
+func (realm *Realm) leave(s *session) {
+	realm.mu.Lock()
+	delete(realm.sessions, s.id)
+	realm.mu.Unlock()
+	realm.emit(realm.broker.removeSession(s))
+	realm.emit(realm.dealer.removeSession(s))
+	realm.publishTestaments(s)
+	realm.emit([]metaEvent{{"wamp.session.on_leave", spec.List{int64(s.id), s.authID, s.authRole}}})
+}
+
+// metaEvent is a meta API event waiting to be published once the lock that
+// decided it is released.
+type metaEvent struct {
+	topic spec.URI
+	args  spec.List
+}
+
+// emit publishes meta events from the router itself.
+func (realm *Realm) emit(events []metaEvent) {
+	for _, e := range events {
+		realm.broker.publishFrom(nil, &spec.Publish{Options: spec.Dict{}, Topic: e.topic, Arguments: e.args})
+	}
+}
+
+// closeAll says GOODBYE to every session, for shutdown.
+func (realm *Realm) closeAll(reason spec.URI, message string) {
+	realm.mu.Lock()
+	realm.closing = true
+	sessions := make([]*session, 0, len(realm.sessions))
+	for _, s := range realm.sessions {
+		sessions = append(sessions, s)
+	}
+	realm.mu.Unlock()
+	for _, s := range sessions {
+		s.close(reason, message)
+	}
+}
+
+// welcomeDetails is WELCOME.Details: the router's roles with exactly the
+// features that work, and the session's effective identity.
+func (realm *Realm) welcomeDetails(s *session) spec.Dict {
+	d := spec.Dict{
+		"agent":        realm.router.opts.Agent,
+		"realm":        string(realm.name),
+		"authid":       s.authID,
+		"authrole":     s.authRole,
+		"authmethod":   s.authMethod,
+		"authprovider": s.authProvider,
+		"roles": spec.Dict{
+			spec.RoleBroker: spec.Dict{"features": featureDict(brokerFeatures)},
+			spec.RoleDealer: spec.Dict{"features": featureDict(dealerFeatures)},
+		},
+	}
+	if s.authExtra != nil {
+		d["authextra"] = s.authExtra
+	}
+	return d
+}
+
+// brokerFeatures and dealerFeatures are announced in WELCOME. Each name is
+// here only once its behaviour is implemented and tested.
+var (
+	brokerFeatures = []string{
+		spec.FeaturePublisherExclusion,
+		spec.FeaturePublisherIdentification,
+		spec.FeatureSubscriberBlackWhiteList,
+		spec.FeaturePatternBasedSubscription,
+		spec.FeatureSessionMetaAPI,
+		spec.FeatureSubscriptionMetaAPI,
+	}
+	dealerFeatures = []string{
+		spec.FeatureProgressiveCallResults,
+		spec.FeatureCallerIdentification,
+		spec.FeaturePatternBasedRegistration,
+		spec.FeatureSharedRegistration,
+		spec.FeatureSessionMetaAPI,
+		spec.FeatureRegistrationMetaAPI,
+		spec.FeatureTestamentMetaAPI,
+	}
+)
+
+func featureDict(names []string) spec.Dict {
+	d := make(spec.Dict, len(names))
+	for _, n := range names {
+		d[n] = true
+	}
+	return d
+}

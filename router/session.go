@@ -1,0 +1,407 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyard/switchyard/serializer"
+	"github.com/switchyard/switchyard/spec"
+	"github.com/switchyard/switchyard/transport"
+)
+
+// conn is one transport connection. It carries one session at a time: after
+// GOODBYE the same transport may open a new session with HELLO.
+type conn struct {
+	router  *Router
+	peer    transport.Peer
+	log     *slog.Logger
+	current atomic.Pointer[session]
+}
+
+func (c *conn) serve(ctx context.Context) {
+	for {
+		s := c.handshake(ctx)
+		if s == nil {
+			return
+		}
+		c.current.Store(s)
+		reuse := s.run(ctx)
+		c.current.Store(nil)
+		if !reuse {
+			return
+		}
+	}
+}
+
+// abort sends ABORT and reports that the transport must close.
+func (c *conn) abort(reason spec.URI, message string) {
+	frame, err := c.peer.Serializer().Encode(nil, &spec.Abort{Details: spec.Dict{"message": message}, Reason: reason})
+	if err == nil {
+		_ = c.peer.Send(frame)
+	}
+}
+
+// handshake waits for HELLO and answers WELCOME or ABORT. It returns the
+// established session, or nil when the transport should close.
+func (c *conn) handshake(ctx context.Context) *session {
+	r := c.router
+	hctx, cancel := context.WithTimeout(ctx, r.opts.HandshakeTimeout)
+	defer cancel()
+	m, err := c.peer.Recv(hctx)
+	if err != nil {
+		var pe *spec.ProtocolError
+		switch {
+		case errors.As(err, &pe):
+			r.stats.ProtocolErrors.Add(1)
+			c.log.Warn("protocol violation before HELLO", "error", pe.Reason)
+			c.abort(spec.ErrProtocolViolation, pe.Reason)
+		case hctx.Err() != nil && ctx.Err() == nil:
+			r.stats.HandshakeTimeout.Add(1)
+			c.log.Info("no HELLO before the handshake deadline")
+		}
+		return nil
+	}
+	hello, ok := m.(*spec.Hello)
+	if !ok {
+		r.stats.ProtocolErrors.Add(1)
+		c.log.Warn("protocol violation: first message is not HELLO", "type", m.Type().String())
+		c.abort(spec.ErrProtocolViolation, m.Type().String()+" received before HELLO")
+		return nil
+	}
+	if err := spec.Validate(hello); err != nil {
+		r.stats.ProtocolErrors.Add(1)
+		c.log.Warn("protocol violation in HELLO", "error", err)
+		c.abort(spec.ErrProtocolViolation, err.Error())
+		return nil
+	}
+	if !spec.ValidURI(hello.Realm, spec.Loose, spec.MatchExact) {
+		c.log.Info("HELLO with an invalid realm", "realm", hello.Realm)
+		c.abort(spec.ErrInvalidURI, "invalid realm URI")
+		return nil
+	}
+	roles, _ := hello.Details["roles"].(map[string]any)
+	if !hasClientRole(roles) {
+		r.stats.ProtocolErrors.Add(1)
+		c.log.Warn("protocol violation: HELLO announces no client role")
+		c.abort(spec.ErrProtocolViolation, "HELLO.Details.roles must announce at least one of publisher, subscriber, caller, callee")
+		return nil
+	}
+	realm, err := r.realmFor(hello.Realm)
+	if err != nil {
+		c.abort(spec.CloseSystemShutdown, "router shutting down")
+		return nil
+	}
+	if realm == nil {
+		c.log.Info("HELLO for an unknown realm", "realm", hello.Realm)
+		c.abort(spec.ErrNoSuchRealm, "no realm "+string(hello.Realm))
+		return nil
+	}
+	id, ok := authenticate(hello)
+	if !ok {
+		r.stats.AuthFailures.Add(1)
+		c.log.Info("no acceptable authentication method", "realm", hello.Realm)
+		c.abort(spec.ErrNoAuthMethod, "no acceptable authentication method offered")
+		return nil
+	}
+	s := newSession(c, realm, hello, roles, id)
+	if !realm.join(s) {
+		c.abort(spec.CloseSystemShutdown, "realm closing")
+		return nil
+	}
+	r.stats.SessionsOpened.Add(1)
+	s.send(&spec.Welcome{Session: s.id, Details: realm.welcomeDetails(s)})
+	s.log.Info("session joined", "authid", s.authID, "authrole", s.authRole)
+	realm.emit([]metaEvent{{"wamp.session.on_join", spec.List{s.details()}}})
+	return s
+}
+
+func hasClientRole(roles map[string]any) bool {
+	for _, role := range [...]string{spec.RolePublisher, spec.RoleSubscriber, spec.RoleCaller, spec.RoleCallee} {
+		if _, ok := roles[role].(map[string]any); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// identity is who a session authenticated as.
+type identity struct {
+	authID, authRole, authMethod, authProvider string
+	authExtra                                  spec.Dict
+}
+
+// authenticate admits anonymous sessions. A client that offers methods but
+// not "anonymous" is refused: the router has no other method configured.
+func authenticate(hello *spec.Hello) (identity, bool) {
+	methods, present := hello.Details["authmethods"].([]any)
+	if present && len(methods) > 0 {
+		found := false
+		for _, m := range methods {
+			if s, _ := m.(string); s == "anonymous" {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return identity{}, false
+		}
+	}
+	return identity{
+		authID:       "anonymous-" + strconv.FormatUint(uint64(spec.GlobalID()), 36),
+		authRole:     "anonymous",
+		authMethod:   "anonymous",
+		authProvider: "static",
+	}, true
+}
+
+// session is one WAMP session within a realm.
+type session struct {
+	id    spec.ID
+	conn  *conn
+	peer  transport.Peer
+	ser   serializer.Serializer
+	realm *Realm
+	log   *slog.Logger
+	identity
+	roles spec.Dict
+	// features the client announced, read by other sessions' goroutines.
+	calleeCanceling, calleeProgress, subscriberRevocation, calleeRevocation bool
+
+	// Reader-goroutine-only state.
+	lastRequest spec.ID // watermark of the client's session-scope request IDs
+
+	// invocations counts INVOCATION request IDs sent to this session.
+	invocations spec.IDGen
+	closing     atomic.Bool // a router-initiated GOODBYE was sent
+	stopTimer   atomic.Pointer[time.Timer]
+
+	// Guarded by broker.mu: this session's subscriptions.
+	subscriptions map[spec.ID]*subscription
+	// Guarded by dealer.mu: this session's registrations.
+	registrations map[spec.ID]*registration
+
+	mu      sync.Mutex        // guards the fields below
+	calls   map[spec.ID]*call // as caller: by CALL.Request
+	pending map[spec.ID]*call // as callee: by INVOCATION.Request
+	left    bool              // the session has left; no new calls attach to it
+	// testaments by scope ("detached", "destroyed"), published on leave.
+	testaments map[string][]testament
+}
+
+func newSession(c *conn, realm *Realm, hello *spec.Hello, roles spec.Dict, id identity) *session {
+	s := &session{
+		id:            spec.GlobalID(),
+		conn:          c,
+		peer:          c.peer,
+		ser:           c.peer.Serializer(),
+		realm:         realm,
+		identity:      id,
+		roles:         roles,
+		subscriptions: make(map[spec.ID]*subscription),
+		registrations: make(map[spec.ID]*registration),
+		calls:         make(map[spec.ID]*call),
+		pending:       make(map[spec.ID]*call),
+		testaments:    make(map[string][]testament),
+	}
+	s.calleeCanceling = spec.HasFeature(roles, spec.RoleCallee, spec.FeatureCallCanceling)
+	s.calleeProgress = spec.HasFeature(roles, spec.RoleCallee, spec.FeatureProgressiveCallResults)
+	s.subscriberRevocation = spec.HasFeature(roles, spec.RoleSubscriber, spec.FeatureSubscriptionRevocation)
+	s.calleeRevocation = spec.HasFeature(roles, spec.RoleCallee, spec.FeatureRegistrationRevocation)
+	s.log = c.log.With("realm", realm.name, "session", uint64(s.id))
+	return s
+}
+
+// run routes the session's messages until it ends. It reports whether the
+// transport may carry a new session (the client said GOODBYE).
+func (s *session) run(ctx context.Context) (reuse bool) {
+	r := s.realm.router
+	defer s.leave()
+	for {
+		m, err := s.peer.Recv(ctx)
+		if err != nil {
+			var pe *spec.ProtocolError
+			if errors.As(err, &pe) {
+				s.violation(pe.Reason)
+			}
+			return false
+		}
+		r.stats.MessagesIn.Add(1)
+		if s.closing.Load() {
+			// We said GOODBYE; only the peer's GOODBYE (or ABORT) matters now.
+			switch m.(type) {
+			case *spec.Goodbye, *spec.Abort:
+				return false
+			}
+			continue
+		}
+		if err := spec.Validate(m); err != nil {
+			var pe *spec.ProtocolError
+			if errors.As(err, &pe) {
+				s.violation(pe.Reason)
+			} else {
+				s.violation(err.Error())
+			}
+			return false
+		}
+		switch m := m.(type) {
+		case *spec.Goodbye:
+			s.send(&spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseGoodbyeAndOut})
+			s.log.Info("session left", "reason", m.Reason)
+			return true
+		case *spec.Abort:
+			s.log.Info("session aborted by peer", "reason", m.Reason)
+			return false
+		case *spec.Publish:
+			if s.sequential(m.Request) {
+				s.realm.broker.publish(s, m)
+				continue
+			}
+		case *spec.Subscribe:
+			if s.sequential(m.Request) {
+				s.realm.broker.subscribe(s, m)
+				continue
+			}
+		case *spec.Unsubscribe:
+			if s.sequential(m.Request) {
+				s.realm.broker.unsubscribe(s, m)
+				continue
+			}
+		case *spec.Call:
+			if s.sequential(m.Request) {
+				s.realm.dealer.call(s, m)
+				continue
+			}
+		case *spec.Register:
+			if s.sequential(m.Request) {
+				s.realm.dealer.register(s, m)
+				continue
+			}
+		case *spec.Unregister:
+			if s.sequential(m.Request) {
+				s.realm.dealer.unregister(s, m)
+				continue
+			}
+		case *spec.Yield:
+			if s.realm.dealer.yield(s, m) {
+				continue
+			}
+		case *spec.Error:
+			if m.RequestType == spec.TypeInvocation && s.realm.dealer.calleeError(s, m) {
+				continue
+			}
+			if m.RequestType != spec.TypeInvocation {
+				s.violation("ERROR for request type " + m.RequestType.String() + " is not valid from a client")
+				return false
+			}
+		case *spec.Cancel:
+			s.realm.dealer.cancel(s, m)
+			continue
+		default:
+			s.violation(m.Type().String() + " is not valid in an established session")
+			return false
+		}
+		// A handler refused the message as a protocol violation.
+		return false
+	}
+}
+
+// sequential enforces the spec's session-scope request IDs: each request
+// from the client counts up by one (wrapping after 2^53). It sends ABORT
+// and returns false on a violation.
+func (s *session) sequential(id spec.ID) bool {
+	want := s.lastRequest + 1
+	if want > spec.MaxID {
+		want = 1
+	}
+	if id != want && !s.realm.router.opts.LenientRequestIDs {
+		s.violation("request ID " + strconv.FormatUint(uint64(id), 10) + " is not sequential (expected " + strconv.FormatUint(uint64(want), 10) + ")")
+		return false
+	}
+	s.lastRequest = id
+	return true
+}
+
+// violation answers a protocol violation: ABORT, logged once, transport
+// closed by the caller's return.
+func (s *session) violation(reason string) {
+	s.realm.router.stats.ProtocolErrors.Add(1)
+	s.log.Warn("protocol violation", "error", reason)
+	s.send(&spec.Abort{Details: spec.Dict{"message": reason}, Reason: spec.ErrProtocolViolation})
+}
+
+// send encodes m for this session's serializer and queues it.
+func (s *session) send(m spec.Message) error {
+	frame, err := s.ser.Encode(make([]byte, 0, 128), m)
+	if err != nil {
+		s.log.Error("cannot encode message", "type", m.Type().String(), "error", err)
+		return err
+	}
+	return s.sendFrame(frame)
+}
+
+// sendFrame queues an encoded frame, counting what goes wrong. A slow
+// consumer's transport closes itself; its reader then ends the session.
+func (s *session) sendFrame(frame []byte) error {
+	err := s.peer.Send(frame)
+	stats := &s.realm.router.stats
+	switch {
+	case err == nil:
+		stats.MessagesOut.Add(1)
+	case errors.Is(err, transport.ErrSlowConsumer):
+		if stats != nil {
+			stats.SlowConsumers.Add(1)
+		}
+		s.log.Warn("slow consumer disconnected: outbound queue full")
+	case errors.Is(err, transport.ErrFrameTooLarge):
+		stats.OversizeDropped.Add(1)
+	}
+	return err
+}
+
+// close ends the session from the router's side: GOODBYE now, and the
+// transport is closed when the peer answers or GoodbyeTimeout passes.
+func (s *session) close(reason spec.URI, message string) {
+	if !s.closing.CompareAndSwap(false, true) {
+		return
+	}
+	details := spec.Dict{}
+	if message != "" {
+		details["message"] = message
+	}
+	s.send(&spec.Goodbye{Details: details, Reason: reason})
+	peer := s.peer
+	t := time.AfterFunc(s.realm.router.opts.GoodbyeTimeout, func() { peer.Close("no GOODBYE reply") })
+	s.stopTimer.Store(t)
+}
+
+// leave removes the session from its realm: subscriptions, registrations
+// and in-flight calls end with it.
+func (s *session) leave() {
+	if t := s.stopTimer.Load(); t != nil {
+		t.Stop()
+	}
+	s.realm.leave(s)
+	s.realm.router.stats.SessionsClosed.Add(1)
+}
+
+// details describes the session for meta events and disclosure.
+func (s *session) details() spec.Dict {
+	info := s.peer.Info()
+	return spec.Dict{
+		"session":      int64(s.id),
+		"authid":       s.authID,
+		"authrole":     s.authRole,
+		"authmethod":   s.authMethod,
+		"authprovider": s.authProvider,
+		"transport": spec.Dict{
+			"type":     info.Transport,
+			"protocol": info.Protocol,
+			"peer":     info.RemoteAddr,
+		},
+	}
+}
