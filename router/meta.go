@@ -92,12 +92,13 @@ func itoa(i int) string { return idString(spec.ID(i)) }
 // --- sessions ---
 
 // sessionsWhere returns the realm's sessions that pass keep, sorted by ID so
-// answers are deterministic.
+// answers are deterministic. Sessions the router is already saying GOODBYE
+// to are gone as far as the meta API is concerned.
 func (realm *Realm) sessionsWhere(keep func(*session) bool) []*session {
 	realm.mu.RLock()
 	out := make([]*session, 0, len(realm.sessions))
 	for _, s := range realm.sessions {
-		if keep(s) {
+		if !s.closing.Load() && keep(s) {
 			out = append(out, s)
 		}
 	}
@@ -156,7 +157,7 @@ func metaSessionGet(realm *Realm, _ *session, m *spec.Call) (spec.List, spec.Dic
 		return nil, nil, err
 	}
 	s := realm.session(id)
-	if s == nil {
+	if s == nil || s.closing.Load() {
 		return nil, nil, errMeta(spec.ErrNoSuchSession, "no session "+idString(id))
 	}
 	return spec.List{s.details()}, nil, nil
@@ -186,7 +187,7 @@ func metaSessionKill(realm *Realm, caller *session, m *spec.Call) (spec.List, sp
 		return nil, nil, err
 	}
 	s := realm.session(id)
-	if s == nil || s == caller {
+	if s == nil || s == caller || s.closing.Load() {
 		return nil, nil, errMeta(spec.ErrNoSuchSession, "no session "+idString(id)+" to kill")
 	}
 	s.close(reason, message)

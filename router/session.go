@@ -29,7 +29,6 @@ func (c *conn) serve(ctx context.Context) {
 		if s == nil {
 			return
 		}
-		c.current.Store(s)
 		reuse := s.run(ctx)
 		c.current.Store(nil)
 		if !reuse {
@@ -113,6 +112,9 @@ func (c *conn) handshake(ctx context.Context) *session {
 		c.abort(spec.CloseSystemShutdown, "realm closing")
 		return nil
 	}
+	// Published before WELCOME so that Shutdown, which closes connections
+	// without a session, never mistakes this one for idle.
+	c.current.Store(s)
 	r.stats.SessionsOpened.Add(1)
 	s.send(&spec.Welcome{Session: s.id, Details: realm.welcomeDetails(s)})
 	s.log.Info("session joined", "authid", s.authID, "authrole", s.authRole)
@@ -178,6 +180,7 @@ type session struct {
 	// invocations counts INVOCATION request IDs sent to this session.
 	invocations spec.IDGen
 	closing     atomic.Bool // a router-initiated GOODBYE was sent
+	leaveOnce   sync.Once
 	stopTimer   atomic.Pointer[time.Timer]
 
 	// Guarded by broker.mu: this session's subscriptions.
@@ -250,6 +253,9 @@ func (s *session) run(ctx context.Context) (reuse bool) {
 		}
 		switch m := m.(type) {
 		case *spec.Goodbye:
+			// Leave first: once the client reads goodbye_and_out, nothing of
+			// the session remains in the realm.
+			s.leave()
 			s.send(&spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseGoodbyeAndOut})
 			s.log.Info("session left", "reason", m.Reason)
 			return true
@@ -380,13 +386,15 @@ func (s *session) close(reason spec.URI, message string) {
 }
 
 // leave removes the session from its realm: subscriptions, registrations
-// and in-flight calls end with it.
+// and in-flight calls end with it. It runs once, on the reader goroutine.
 func (s *session) leave() {
-	if t := s.stopTimer.Load(); t != nil {
-		t.Stop()
-	}
-	s.realm.leave(s)
-	s.realm.router.stats.SessionsClosed.Add(1)
+	s.leaveOnce.Do(func() {
+		if t := s.stopTimer.Load(); t != nil {
+			t.Stop()
+		}
+		s.realm.leave(s)
+		s.realm.router.stats.SessionsClosed.Add(1)
+	})
 }
 
 // details describes the session for meta events and disclosure.
