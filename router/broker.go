@@ -17,6 +17,12 @@ type broker struct {
 	mu    sync.RWMutex // guards the fields below; publishes only read
 	index *uriIndex[*subscription]
 	byID  map[spec.ID]*subscription
+
+	retMu    sync.Mutex // guards retained
+	retained map[spec.URI]*publication
+
+	// history is fixed at creation: read without a lock.
+	history *uriIndex[*historyLog]
 }
 
 // subscription is shared by every session subscribed to the same topic with
@@ -29,12 +35,26 @@ type subscription struct {
 	subscribers []*session // guarded by broker.mu
 }
 
-func newBroker(realm *Realm) *broker {
-	return &broker{
-		realm: realm,
-		index: newURIIndex[*subscription](),
-		byID:  make(map[spec.ID]*subscription),
+func newBroker(realm *Realm, history []HistoryConfig) *broker {
+	b := &broker{
+		realm:    realm,
+		index:    newURIIndex[*subscription](),
+		byID:     make(map[spec.ID]*subscription),
+		retained: make(map[spec.URI]*publication),
+		history:  newURIIndex[*historyLog](),
 	}
+	for _, h := range history {
+		limit := h.Limit
+		if limit <= 0 {
+			limit = 100
+		}
+		match := h.Match
+		if match == "" {
+			match = spec.MatchExact
+		}
+		b.history.put(match, h.Topic, &historyLog{limit: limit})
+	}
+	return b
 }
 
 func (b *broker) subscribe(s *session, m *spec.Subscribe) {
@@ -58,8 +78,11 @@ func (b *broker) subscribe(s *session, m *spec.Subscribe) {
 		meta = append(meta, metaEvent{"wamp.subscription.on_subscribe", spec.List{int64(s.id), int64(sub.id)}})
 	}
 	// Sent under the lock so SUBSCRIBED is queued before any EVENT a
-	// concurrent publish routes to this subscription.
+	// concurrent publish routes to this subscription, retained ones first.
 	s.send(&spec.Subscribed{Request: m.Request, Subscription: sub.id})
+	if optBool(m.Options, "get_retained", false) {
+		b.sendRetained(s, sub)
+	}
 	b.mu.Unlock()
 	b.realm.emit(meta)
 }
@@ -125,52 +148,77 @@ func (b *broker) removeSession(s *session) []metaEvent {
 	return meta
 }
 
-// publication is a PUBLISH after its options have been read once.
+// publication is a PUBLISH after its options have been read once. A
+// retained or historic publication is a copy that outlives its publisher,
+// so it holds the publisher's identity, not the session.
 type publication struct {
-	pub       *session
-	msg       *spec.Publish
+	pub       *session // nil for the router's own and for stored copies
 	id        spec.ID
+	topic     spec.URI
+	args      spec.List
+	kwargs    spec.Dict
+	options   spec.Dict
 	excludeMe bool
 	disclose  bool
-	filter    deliveryFilter
+	publisher struct {
+		id               spec.ID
+		authID, authRole string
+	}
+	filter   deliveryFilter
+	retained bool
+	when     time.Time
 }
 
-func (b *broker) publish(s *session, m *spec.Publish) {
+func (b *broker) publish(s *session, m *spec.Publish) bool {
 	ack := optBool(m.Options, spec.OptAcknowledge, false)
+	if hasPassthru(m.Options) && !spec.HasFeature(s.roles, spec.RolePublisher, spec.FeaturePayloadPassthruMode) {
+		s.violation("ppt_* options without announcing payload_passthru_mode")
+		return false
+	}
 	if !spec.ValidURI(m.Topic, b.realm.router.rule, spec.MatchExact) {
 		if ack {
 			s.sendError(spec.TypePublish, m.Request, spec.ErrInvalidURI, "invalid topic URI "+string(m.Topic))
 		}
-		return
+		return true
 	}
 	if spec.IsReservedURI(m.Topic) {
 		if ack {
 			s.sendError(spec.TypePublish, m.Request, spec.ErrNotAuthorized, "topics under wamp. are reserved for the router")
 		}
-		return
+		return true
 	}
 	id := b.publishFrom(s, m)
 	if ack {
 		s.send(&spec.Published{Request: m.Request, Publication: id})
 	}
+	return true
 }
 
-// publishFrom routes a publication to every matching subscription and
-// returns its ID. pub is nil for the router's own publications (meta events,
-// testaments). This is the one place a future cluster layer would extend
-// with remote delivery.
+// publishFrom routes a publication to every matching subscription, keeps
+// it for retention and history where asked, and returns its ID. pub is nil
+// for the router's own publications (meta events, testaments). This is the
+// one place a future cluster layer would extend with remote delivery.
 func (b *broker) publishFrom(pub *session, m *spec.Publish) spec.ID {
-	p := publication{
+	p := &publication{
 		pub:       pub,
-		msg:       m,
 		id:        spec.GlobalID(),
+		topic:     m.Topic,
+		args:      m.Arguments,
+		kwargs:    m.ArgumentsKw,
+		options:   m.Options,
 		excludeMe: optBool(m.Options, spec.OptExcludeMe, true),
 		disclose:  pub != nil && optBool(m.Options, spec.OptDiscloseMe, false),
 		filter:    newDeliveryFilter(m.Options),
 	}
+	if p.disclose {
+		p.publisher.id, p.publisher.authID, p.publisher.authRole = pub.id, pub.authID, pub.authRole
+	}
 	b.mu.RLock()
-	b.index.matchAll(m.Topic, func(sub *subscription) { b.deliver(&p, sub) })
+	b.index.matchAll(m.Topic, func(sub *subscription) { b.deliver(p, sub) })
 	b.mu.RUnlock()
+	if pub != nil {
+		b.keep(p, optBool(m.Options, "retain", false))
+	}
 	return p.id
 }
 
@@ -180,6 +228,7 @@ func (b *broker) publishFrom(pub *session, m *spec.Publish) spec.ID {
 func (b *broker) deliver(p *publication, sub *subscription) {
 	var frames frameCache
 	stats := &b.realm.router.stats
+	passthru := hasPassthru(p.options)
 	for _, s := range sub.subscribers {
 		if s == p.pub && p.excludeMe {
 			continue
@@ -187,35 +236,46 @@ func (b *broker) deliver(p *publication, sub *subscription) {
 		if !p.filter.allows(s) {
 			continue
 		}
-		frame, err := frames.get(s.ser, func() spec.Message { return p.event(sub) })
-		if err != nil {
-			continue
+		if passthru && !spec.HasFeature(s.roles, spec.RoleSubscriber, spec.FeaturePayloadPassthruMode) {
+			continue // it could not make sense of the payload
 		}
-		switch err := s.sendFrame(frame); {
-		case err == nil:
-			stats.EventsDelivered.Add(1)
-		case errors.Is(err, transport.ErrFrameTooLarge):
-			s.log.Warn("event dropped: larger than the subscriber accepts", "topic", sub.topic, "bytes", len(frame))
-		}
+		b.sendEvent(s, p, sub, &frames, stats)
+	}
+}
+
+func (b *broker) sendEvent(s *session, p *publication, sub *subscription, frames *frameCache, stats *Stats) {
+	frame, err := frames.get(s.ser, func() spec.Message { return p.event(sub) })
+	if err != nil {
+		return
+	}
+	switch err := s.sendFrame(frame); {
+	case err == nil:
+		stats.EventsDelivered.Add(1)
+	case errors.Is(err, transport.ErrFrameTooLarge):
+		s.log.Warn("event dropped: larger than the subscriber accepts", "topic", p.topic, "bytes", len(frame))
 	}
 }
 
 func (p *publication) event(sub *subscription) spec.Message {
 	details := spec.Dict{}
 	if sub.match != spec.MatchExact {
-		details["topic"] = string(p.msg.Topic)
+		details["topic"] = string(p.topic)
 	}
 	if p.disclose {
-		details["publisher"] = int64(p.pub.id)
-		details["publisher_authid"] = p.pub.authID
-		details["publisher_authrole"] = p.pub.authRole
+		details["publisher"] = int64(p.publisher.id)
+		details["publisher_authid"] = p.publisher.authID
+		details["publisher_authrole"] = p.publisher.authRole
 	}
+	if p.retained {
+		details["retained"] = true
+	}
+	copyPassthru(details, p.options)
 	return &spec.Event{
 		Subscription: sub.id,
 		Publication:  p.id,
 		Details:      details,
-		Arguments:    p.msg.Arguments,
-		ArgumentsKw:  p.msg.ArgumentsKw,
+		Arguments:    p.args,
+		ArgumentsKw:  p.kwargs,
 	}
 }
 

@@ -30,9 +30,13 @@ type registration struct {
 	procedure spec.URI
 	match     string
 	invoke    string
-	created   time.Time
-	callees   []*session // guarded by dealer.mu
-	next      atomic.Uint64
+	// forwardTimeout: the first callee asked for CALL timeouts to be
+	// forwarded to it (REGISTER.Options.forward_timeout) instead of enforced
+	// by the dealer.
+	forwardTimeout bool
+	created        time.Time
+	callees        []*session // guarded by dealer.mu
+	next           atomic.Uint64
 }
 
 // Invocation policies of shared registrations.
@@ -65,8 +69,14 @@ type call struct {
 	callerReq       spec.ID
 	callee          *session
 	invReq          spec.ID
+	registration    spec.ID
 	receiveProgress bool
+	timeout         time.Duration
 	done            atomic.Bool
+
+	mu        sync.Mutex  // guards the fields below
+	timer     *time.Timer // the dealer-side timeout, if any
+	streaming bool        // progressive call invocations still to come
 }
 
 func newDealer(realm *Realm) *dealer {
@@ -97,7 +107,8 @@ func (d *dealer) register(s *session, m *spec.Register) {
 	reg, exists := d.index.get(match, m.Procedure)
 	switch {
 	case !exists:
-		reg = &registration{id: d.newID(), procedure: m.Procedure, match: match, invoke: invoke, created: time.Now(), callees: []*session{s}}
+		reg = &registration{id: d.newID(), procedure: m.Procedure, match: match, invoke: invoke, created: time.Now(), callees: []*session{s},
+			forwardTimeout: optBool(m.Options, "forward_timeout", false)}
 		d.index.put(match, m.Procedure, reg)
 		d.byID[reg.id] = reg
 		meta = append(meta, metaEvent{"wamp.registration.on_create", spec.List{int64(s.id), regDetails(reg)}})
@@ -177,26 +188,73 @@ func (d *dealer) route(procedure spec.URI) (*registration, *session) {
 	return reg, reg.pick()
 }
 
-func (d *dealer) call(s *session, m *spec.Call) {
+// call routes a CALL. It returns false on a protocol violation, after
+// sending ABORT.
+func (d *dealer) call(s *session, m *spec.Call) bool {
 	if !spec.ValidURI(m.Procedure, d.realm.router.rule, spec.MatchExact) {
 		s.sendError(spec.TypeCall, m.Request, spec.ErrInvalidURI, "invalid procedure URI "+string(m.Procedure))
-		return
+		return true
+	}
+	progressive := optBool(m.Options, spec.OptProgress, false)
+	if progressive && !spec.HasFeature(s.roles, spec.RoleCaller, spec.FeatureProgressiveCallInvocations) {
+		s.violation("CALL.Options.progress without announcing progressive_call_invocations")
+		return false
+	}
+	if hasPassthru(m.Options) && !spec.HasFeature(s.roles, spec.RoleCaller, spec.FeaturePayloadPassthruMode) {
+		s.violation("ppt_* options without announcing payload_passthru_mode")
+		return false
 	}
 	if spec.IsReservedURI(m.Procedure) && d.callMeta(s, m) {
-		return
+		return true
 	}
 	reg, callee := d.route(m.Procedure)
 	if callee == nil {
 		s.sendError(spec.TypeCall, m.Request, spec.ErrNoSuchProcedure, "no callee registered for "+string(m.Procedure))
-		return
+		return true
+	}
+	switch {
+	case progressive && !(callee.has(spec.FeatureProgressiveCallInvocations) && callee.calleeCanceling):
+		s.sendError(spec.TypeCall, m.Request, spec.ErrFeatureNotSupported, "the callee does not support progressive call invocations")
+		return true
+	case hasPassthru(m.Options) && !callee.has(spec.FeaturePayloadPassthruMode):
+		s.sendError(spec.TypeCall, m.Request, spec.ErrFeatureNotSupported, "the callee does not support payload passthru mode")
+		return true
 	}
 	c := &call{
 		caller:          s,
 		callerReq:       m.Request,
 		callee:          callee,
 		invReq:          callee.invocations.Next(),
-		receiveProgress: optBool(m.Options, spec.OptReceiveProgress, false),
+		registration:    reg.id,
+		receiveProgress: optBool(m.Options, spec.OptReceiveProgress, false) && callee.calleeProgress,
+		streaming:       progressive,
 	}
+	details := spec.Dict{}
+	if reg.match != spec.MatchExact {
+		details["procedure"] = string(m.Procedure)
+	}
+	if c.receiveProgress {
+		details[spec.OptReceiveProgress] = true
+	}
+	if progressive {
+		details[spec.OptProgress] = true
+	}
+	if optBool(m.Options, spec.OptDiscloseMe, false) {
+		details["caller"] = int64(s.id)
+		details["caller_authid"] = s.authID
+		details["caller_authrole"] = s.authRole
+	}
+	copyPassthru(details, m.Options)
+	if ms, ok := optInt(m.Options, spec.OptTimeout); ok && ms > 0 {
+		c.timeout = time.Duration(ms) * time.Millisecond
+		if callee.has(spec.FeatureCallTimeout) && reg.forwardTimeout {
+			// The callee enforces it; the dealer only forwards it.
+			details[spec.OptTimeout] = ms
+			c.timeout = 0
+		}
+	}
+
+	d.realm.router.stats.CallsInFlight.Add(1)
 	s.mu.Lock()
 	s.calls[m.Request] = c
 	s.mu.Unlock()
@@ -208,35 +266,96 @@ func (d *dealer) call(s *session, m *spec.Call) {
 	callee.mu.Unlock()
 	if gone {
 		d.fail(c, spec.ErrCanceled, "the callee left")
-		return
+		return true
 	}
-	d.realm.router.stats.CallsInFlight.Add(1)
-
-	details := spec.Dict{}
-	if reg.match != spec.MatchExact {
-		details["procedure"] = string(m.Procedure)
-	}
-	if c.receiveProgress && callee.calleeProgress {
-		details[spec.OptReceiveProgress] = true
-	}
-	if optBool(m.Options, spec.OptDiscloseMe, false) {
-		details["caller"] = int64(s.id)
-		details["caller_authid"] = s.authID
-		details["caller_authrole"] = s.authRole
-	}
-	err := callee.send(&spec.Invocation{
+	d.armTimeout(c)
+	d.invoke(c, &spec.Invocation{
 		Request:      c.invReq,
 		Registration: reg.id,
 		Details:      details,
 		Arguments:    m.Arguments,
 		ArgumentsKw:  m.ArgumentsKw,
 	})
+	return true
+}
+
+// invoke sends an INVOCATION for c, failing the call if it cannot be sent.
+func (d *dealer) invoke(c *call, inv *spec.Invocation) {
+	err := c.callee.send(inv)
 	switch {
 	case err == nil:
 	case errors.Is(err, transport.ErrFrameTooLarge):
 		d.fail(c, spec.ErrPayloadSizeExceeded, "the call is larger than the callee accepts")
 	default:
 		d.fail(c, spec.ErrCanceled, "the callee could not be reached")
+	}
+}
+
+// continueCall forwards a progressive call invocation: a further CALL with
+// the request ID of a call still streaming goes to the same callee under the
+// same INVOCATION request ID. The options of the first CALL stay in force.
+func (d *dealer) continueCall(s *session, m *spec.Call) {
+	s.mu.Lock()
+	c := s.calls[m.Request]
+	s.mu.Unlock()
+	if c == nil || c.done.Load() {
+		return // the call is over: the spec says to discard the continuation
+	}
+	more := optBool(m.Options, spec.OptProgress, false)
+	c.mu.Lock()
+	open := c.streaming
+	c.streaming = more
+	c.mu.Unlock()
+	if !open {
+		return
+	}
+	details := spec.Dict{}
+	if more {
+		details[spec.OptProgress] = true
+	}
+	copyPassthru(details, m.Options)
+	d.invoke(c, &spec.Invocation{Request: c.invReq, Registration: c.registration, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+}
+
+// armTimeout starts the dealer-side call timeout. When it fires the caller
+// gets wamp.error.timeout and the callee, if it supports canceling, an
+// INTERRUPT (killnowait); otherwise its late answer is dropped (skip).
+func (d *dealer) armTimeout(c *call) {
+	if c.timeout <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done.Load() {
+		return
+	}
+	c.timer = time.AfterFunc(c.timeout, func() {
+		if !d.finish(c) {
+			return
+		}
+		if c.callee.calleeCanceling {
+			c.callee.send(&spec.Interrupt{Request: c.invReq, Options: spec.Dict{"mode": "killnowait", "reason": string(spec.ErrTimeout)}})
+		}
+		c.caller.sendError(spec.TypeCall, c.callerReq, spec.ErrTimeout, "the call timed out")
+	})
+}
+
+// hasPassthru reports whether options use payload passthru mode.
+func hasPassthru(opts spec.Dict) bool {
+	_, ok := opts["ppt_scheme"]
+	return ok
+}
+
+// copyPassthru copies the ppt_* keys from one message's options to the
+// next message's details: the router never looks inside such a payload.
+func copyPassthru(dst, src spec.Dict) {
+	if !hasPassthru(src) {
+		return
+	}
+	for _, k := range [...]string{"ppt_scheme", "ppt_serializer", "ppt_cipher", "ppt_keyid"} {
+		if v, ok := src[k]; ok {
+			dst[k] = v
+		}
 	}
 }
 
@@ -254,6 +373,12 @@ func (d *dealer) finish(c *call) bool {
 	c.callee.mu.Lock()
 	delete(c.callee.pending, c.invReq)
 	c.callee.mu.Unlock()
+	c.mu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.streaming = false
+	c.mu.Unlock()
 	d.realm.router.stats.CallsInFlight.Add(-1)
 	return true
 }
@@ -289,16 +414,25 @@ func (d *dealer) yield(callee *session, m *spec.Yield) bool {
 	if c == nil {
 		return true // the call was canceled or its caller left: drop the late result
 	}
+	details := spec.Dict{}
+	copyPassthru(details, m.Options)
 	if optBool(m.Options, spec.OptProgress, false) {
 		if c.receiveProgress && !c.done.Load() {
-			c.caller.send(&spec.Result{Request: c.callerReq, Details: spec.Dict{spec.OptProgress: true}, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+			// The timeout runs between results of a progressive call.
+			c.mu.Lock()
+			if c.timer != nil {
+				c.timer.Reset(c.timeout)
+			}
+			c.mu.Unlock()
+			details[spec.OptProgress] = true
+			c.caller.send(&spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
 		}
 		return true
 	}
 	if !d.finish(c) {
 		return true
 	}
-	err := c.caller.send(&spec.Result{Request: c.callerReq, Details: spec.Dict{}, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+	err := c.caller.send(&spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
 	if errors.Is(err, transport.ErrFrameTooLarge) {
 		c.caller.sendError(spec.TypeCall, c.callerReq, spec.ErrPayloadSizeExceeded, "the result is larger than the caller accepts")
 	}

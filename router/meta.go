@@ -46,6 +46,9 @@ func init() {
 		"wamp.subscription.get":               metaSubscriptionGet,
 		"wamp.subscription.list_subscribers":  metaSubscriptionListSubscribers,
 		"wamp.subscription.count_subscribers": metaSubscriptionCountSubscribers,
+		"wamp.subscription.get_events":        metaGetEvents,
+		"wamp.subscription.remove_subscriber": metaRemoveSubscriber,
+		"wamp.registration.remove_callee":     metaRemoveCallee,
 	}
 }
 
@@ -533,4 +536,103 @@ func metaSubscriptionCountSubscribers(realm *Realm, _ *session, m *spec.Call) (s
 		return nil, nil, err
 	}
 	return spec.List{int64(len(sub.subscribers))}, nil, nil
+}
+
+// --- revocation (Crossbar's remove_callee / remove_subscriber) ---
+
+func revokeReason(m *spec.Call) string {
+	if r, ok := m.ArgumentsKw["reason"].(string); ok {
+		return r
+	}
+	return ""
+}
+
+// metaRemoveCallee implements wamp.registration.remove_callee(registration,
+// callee; kw reason): the callee loses the registration and, if it
+// announced registration_revocation, is told with UNREGISTERED [67, 0, ...].
+func metaRemoveCallee(realm *Realm, _ *session, m *spec.Call) (spec.List, spec.Dict, *metaError) {
+	regID, err := argID(m, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	calleeID, err := argID(m, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := realm.dealer
+	var meta []metaEvent
+	d.mu.Lock()
+	reg := d.byID[regID]
+	var callee *session
+	if reg != nil {
+		for _, s := range reg.callees {
+			if s.id == calleeID {
+				callee = s
+			}
+		}
+	}
+	if callee != nil {
+		meta = d.detach(callee, reg, meta)
+	}
+	d.mu.Unlock()
+	if reg == nil {
+		return nil, nil, errMeta(spec.ErrNoSuchRegistration, "no registration "+idString(regID))
+	}
+	if callee == nil {
+		return nil, nil, errMeta(spec.ErrNoSuchSession, "session "+idString(calleeID)+" is not a callee of registration "+idString(regID))
+	}
+	if callee.calleeRevocation {
+		details := spec.Dict{"registration": int64(regID)}
+		if r := revokeReason(m); r != "" {
+			details["reason"] = r
+		}
+		callee.send(&spec.Unregistered{Request: 0, Details: details})
+	}
+	realm.emit(meta)
+	return nil, nil, nil
+}
+
+// metaRemoveSubscriber implements wamp.subscription.remove_subscriber(
+// subscription, subscriber; kw reason), telling the subscriber with
+// UNSUBSCRIBED [35, 0, ...] if it announced subscription_revocation.
+func metaRemoveSubscriber(realm *Realm, _ *session, m *spec.Call) (spec.List, spec.Dict, *metaError) {
+	subID, err := argID(m, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	sessionID, err := argID(m, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := realm.broker
+	var meta []metaEvent
+	b.mu.Lock()
+	sub := b.byID[subID]
+	var subscriber *session
+	if sub != nil {
+		for _, s := range sub.subscribers {
+			if s.id == sessionID {
+				subscriber = s
+			}
+		}
+	}
+	if subscriber != nil {
+		meta = b.detach(subscriber, sub, meta)
+	}
+	b.mu.Unlock()
+	if sub == nil {
+		return nil, nil, errMeta(spec.ErrNoSuchSubscription, "no subscription "+idString(subID))
+	}
+	if subscriber == nil {
+		return nil, nil, errMeta(spec.ErrNoSuchSession, "session "+idString(sessionID)+" is not subscribed to "+idString(subID))
+	}
+	if subscriber.subscriberRevocation {
+		details := spec.Dict{"subscription": int64(subID)}
+		if r := revokeReason(m); r != "" {
+			details["reason"] = r
+		}
+		subscriber.send(&spec.Unsubscribed{Request: 0, Details: details})
+	}
+	realm.emit(meta)
+	return nil, nil, nil
 }

@@ -24,7 +24,7 @@ func newRealm(r *Router, rc RealmConfig) *Realm {
 		router:   r,
 		sessions: make(map[spec.ID]*session),
 	}
-	realm.broker = newBroker(realm)
+	realm.broker = newBroker(realm, rc.History)
 	realm.dealer = newDealer(realm)
 	return realm
 }
@@ -126,6 +126,10 @@ var (
 		spec.FeaturePatternBasedSubscription,
 		spec.FeatureSessionMetaAPI,
 		spec.FeatureSubscriptionMetaAPI,
+		spec.FeatureEventRetention,
+		spec.FeatureEventHistory,
+		spec.FeatureSubscriptionRevocation,
+		spec.FeaturePayloadPassthruMode,
 	}
 	dealerFeatures = []string{
 		spec.FeatureProgressiveCallResults,
@@ -135,6 +139,11 @@ var (
 		spec.FeatureSessionMetaAPI,
 		spec.FeatureRegistrationMetaAPI,
 		spec.FeatureTestamentMetaAPI,
+		spec.FeatureCallCanceling,
+		spec.FeatureCallTimeout,
+		spec.FeatureRegistrationRevocation,
+		spec.FeatureProgressiveCallInvocations,
+		spec.FeaturePayloadPassthruMode,
 	}
 )
 

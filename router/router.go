@@ -43,6 +43,9 @@ type Options struct {
 // RealmConfig configures one realm.
 type RealmConfig struct {
 	Name spec.URI
+	// History lists the topics whose events are kept for
+	// wamp.subscription.get_events.
+	History []HistoryConfig
 }
 
 func (o Options) withDefaults() Options {

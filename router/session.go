@@ -212,7 +212,9 @@ func newSession(c *conn, realm *Realm, hello *spec.Hello, roles spec.Dict, id id
 		testaments:    make(map[string][]testament),
 	}
 	s.calleeCanceling = spec.HasFeature(roles, spec.RoleCallee, spec.FeatureCallCanceling)
-	s.calleeProgress = spec.HasFeature(roles, spec.RoleCallee, spec.FeatureProgressiveCallResults)
+	// The spec makes progressive results depend on call canceling: a
+	// callee that cannot be interrupted cannot be told to stop streaming.
+	s.calleeProgress = spec.HasFeature(roles, spec.RoleCallee, spec.FeatureProgressiveCallResults) && s.calleeCanceling
 	s.subscriberRevocation = spec.HasFeature(roles, spec.RoleSubscriber, spec.FeatureSubscriptionRevocation)
 	s.calleeRevocation = spec.HasFeature(roles, spec.RoleCallee, spec.FeatureRegistrationRevocation)
 	s.log = c.log.With("realm", realm.name, "session", uint64(s.id))
@@ -263,8 +265,7 @@ func (s *session) run(ctx context.Context) (reuse bool) {
 			s.log.Info("session aborted by peer", "reason", m.Reason)
 			return false
 		case *spec.Publish:
-			if s.sequential(m.Request) {
-				s.realm.broker.publish(s, m)
+			if s.sequential(m.Request) && s.realm.broker.publish(s, m) {
 				continue
 			}
 		case *spec.Subscribe:
@@ -278,8 +279,13 @@ func (s *session) run(ctx context.Context) (reuse bool) {
 				continue
 			}
 		case *spec.Call:
-			if s.sequential(m.Request) {
-				s.realm.dealer.call(s, m)
+			switch s.callRequest(m.Request) {
+			case requestNew:
+				if s.realm.dealer.call(s, m) {
+					continue
+				}
+			case requestContinuation:
+				s.realm.dealer.continueCall(s, m)
 				continue
 			}
 		case *spec.Register:
@@ -330,6 +336,44 @@ func (s *session) sequential(id spec.ID) bool {
 	}
 	s.lastRequest = id
 	return true
+}
+
+type requestKind int
+
+const (
+	requestViolation requestKind = iota
+	requestNew
+	requestContinuation
+)
+
+// callRequest classifies a CALL's request ID with the spec's watermark rule
+// for progressive call invocations: the next ID is a new call, an ID at or
+// below the watermark continues (or, if over, is discarded by) an earlier
+// call, and anything above the next ID is a violation.
+func (s *session) callRequest(id spec.ID) requestKind {
+	if s.realm.router.opts.LenientRequestIDs {
+		// IDs carry no order: a continuation is recognised by its open call.
+		s.mu.Lock()
+		c := s.calls[id]
+		s.mu.Unlock()
+		if c != nil {
+			return requestContinuation
+		}
+		s.lastRequest = id
+		return requestNew
+	}
+	if id <= s.lastRequest {
+		return requestContinuation
+	}
+	if s.sequential(id) {
+		return requestNew
+	}
+	return requestViolation
+}
+
+// has reports whether the session announced feature for the callee role.
+func (s *session) has(feature string) bool {
+	return spec.HasFeature(s.roles, spec.RoleCallee, feature)
 }
 
 // violation answers a protocol violation: ABORT, logged once, transport
