@@ -1,12 +1,18 @@
 package spec
 
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
 // URI validation without regexp: a URI is checked on every SUBSCRIBE,
 // REGISTER, PUBLISH and CALL, so the check walks the string once.
 //
 // Loose rules (the spec's MUST): components are separated by '.', contain no
-// '.', '#' or whitespace, and are non-empty. Strict rules (SHOULD): components
-// use only [0-9a-z_]. Patterns relax the non-empty rule: a wildcard pattern
-// may have any empty component, a prefix pattern may end in an empty one.
+// '.', '#' or whitespace (ASCII or Unicode, as the spec's \s means), and are
+// non-empty. Strict rules (SHOULD): components use only [0-9a-z_]. Patterns
+// relax the non-empty rule: a wildcard pattern may have any empty component,
+// a prefix pattern may end in an empty one.
 
 // URIRule selects loose or strict component rules.
 type URIRule uint8
@@ -48,6 +54,16 @@ func ValidURI(u URI, rule URIRule, match string) bool {
 	comp, start := 0, 0
 	for i := 0; i <= len(s); i++ {
 		if i < len(s) && s[i] != '.' {
+			if c := s[i]; c >= utf8.RuneSelf && rule == Loose {
+				// Whitespace is not only ASCII: U+00A0, U+2028, U+3000...
+				// are whitespace to the spec's \s (and to autobahn).
+				r, size := utf8.DecodeRuneInString(s[i:])
+				if unicode.IsSpace(r) {
+					return false
+				}
+				i += size - 1
+				continue
+			}
 			if !validURIByte(s[i], rule) {
 				return false
 			}
