@@ -128,7 +128,7 @@ func runServe(c *cli.Context) error {
 		router: r,
 		log:    log,
 		raw:    rawsocket.NewServer(r, rawsocket.ServerOptions{Options: topts, Serializers: sers, HandshakeTimeout: c.Duration("handshake-timeout")}),
-		ws:     websocket.NewHandler(r, websocket.ServerOptions{Options: topts, Serializers: sers, Batched: true}),
+		ws:     websocket.NewHandler(r, websocket.ServerOptions{Options: topts, Serializers: sers}),
 	}
 	var tlsConfig *tls.Config
 	if c.String("tls-cert") != "" || c.String("tls-key") != "" {
@@ -158,6 +158,7 @@ func runServe(c *cli.Context) error {
 		{"listen-tls", "tcp", c.String("listen-tls"), true, "both"},
 	}
 	names := serializerNames(sers)
+	var urls []string
 	for _, l := range specs {
 		if l.addr == "" {
 			continue
@@ -180,6 +181,7 @@ func runServe(c *cli.Context) error {
 		}
 		srv.start(l.kind, ln)
 		for _, u := range listenerURLs(l.kind, l.network, ln.Addr().String(), l.tls) {
+			urls = append(urls, u)
 			log.Info("listening", "url", u, "serializers", names)
 			if l.network == "tcp" && !isLoopback(ln.Addr()) {
 				log.Warn("anonymous sessions have full access on a non-loopback address", "address", ln.Addr().String())
@@ -190,6 +192,11 @@ func runServe(c *cli.Context) error {
 		return errors.New("no listener configured: set at least one of --ws, --rawsocket, --unix, --listen")
 	}
 	log.Info("switchyard ready", "version", versionString(), "realms", c.StringSlice("realm"))
+	fmt.Fprintf(c.App.Writer, "Switchyard %s is routing realm(s) %s (serializers %s). Connect to:\n",
+		versionString(), strings.Join(c.StringSlice("realm"), ", "), names)
+	for _, u := range urls {
+		fmt.Fprintf(c.App.Writer, "  %s\n", u)
+	}
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -210,7 +217,7 @@ type server struct {
 	router *router.Router
 	log    *slog.Logger
 	raw    *rawsocket.Server
-	ws     http.Handler
+	ws     *websocket.Handler
 
 	listeners []net.Listener
 	https     []*http.Server
@@ -260,9 +267,12 @@ func (s *server) shutdown(ctx context.Context) error {
 	s.closeListeners()
 	err := s.router.Shutdown(ctx)
 	for _, hs := range s.https {
-		// WebSocket connections are hijacked: Shutdown only waits for plain
-		// HTTP requests, which finish fast.
+		// WebSocket connections are hijacked: http.Server.Shutdown waits
+		// only for plain HTTP requests; the handler waits for the rest.
 		hs.Shutdown(ctx)
+	}
+	if werr := s.ws.Shutdown(ctx); err == nil {
+		err = werr
 	}
 	if rerr := s.raw.Shutdown(ctx); err == nil {
 		err = rerr

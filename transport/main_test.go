@@ -1,0 +1,9 @@
+package transport
+
+import (
+	"testing"
+
+	"github.com/switchyard/switchyard/transport/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }

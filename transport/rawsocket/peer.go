@@ -1,0 +1,408 @@
+package rawsocket
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyard/switchyard/serializer"
+	"github.com/switchyard/switchyard/spec"
+	"github.com/switchyard/switchyard/transport"
+	"github.com/switchyard/switchyard/transport/internal/peerutil"
+)
+
+// writeBufferSize is the size of the pooled bufio.Writer the writer borrows
+// while it has frames to write. An idle connection holds no write buffer.
+const writeBufferSize = 16 << 10
+
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufferSize) }}
+
+var (
+	errPongTimeout  = errors.New("rawsocket: keepalive: no traffic after PING")
+	errWriteTimeout = errors.New("rawsocket: write timed out")
+)
+
+// aLongTimeAgo is a deadline in the past: setting it interrupts a blocked
+// read at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// peer is one RawSocket connection, server or client side; after the
+// handshake both behave alike.
+//
+// Goroutines: the session's reader calls Recv; the writer goroutine
+// (writeLoop, started by newPeer) is the only one that writes to conn,
+// PONG and PING frames included. Send, Close, Done and Info may be called
+// from any goroutine.
+//
+// Lock order: peerutil.RecvWatch.mu → peerutil.Lifecycle.mu →
+// transport.Queue.mu. None is held across I/O.
+type peer struct {
+	conn    net.Conn // as accepted or dialled (may be *tls.Conn)
+	raw     net.Conn // innermost connection: closing it never blocks
+	ser     serializer.Serializer
+	info    transport.Info
+	opts    transport.Options
+	log     *slog.Logger
+	maxSend int
+
+	q     *transport.Queue
+	life  peerutil.Lifecycle
+	watch peerutil.RecvWatch
+
+	// Read state, owned by the reader goroutine (Recv).
+	fr      frameReader
+	readErr error // sticky: once reading failed, Recv keeps returning it
+	// interruptErr is the error of the Recv context that interrupted a
+	// read, stored before the read deadline is moved into the past.
+	interruptErr atomic.Pointer[error]
+	// active is set by the reader on every frame and cleared by the
+	// writer's keepalive: a peer that sent nothing for an interval is pinged.
+	active atomic.Bool
+
+	// Write state, owned by the writer goroutine.
+	ctl, frames [][]byte
+	pingCount   uint32
+}
+
+var _ transport.Peer = (*peer)(nil)
+
+// newPeer wraps a connection whose handshake is done and starts its writer.
+// br is the read buffer, possibly already holding the first frames.
+func newPeer(conn net.Conn, br *bufio.Reader, s serializer.Serializer, maxRecv, maxSend int, opts transport.Options) *peer {
+	p := &peer{
+		conn:    conn,
+		raw:     peerutil.RawConn(conn),
+		ser:     s,
+		opts:    opts,
+		maxSend: maxSend,
+		q:       transport.NewQueue(opts.QueueMaxBytes, opts.QueueMaxFrames),
+		fr:      frameReader{br: br, limit: maxRecv},
+	}
+	p.info = transport.Info{
+		Transport:  "rawsocket",
+		Protocol:   "wamp.2." + s.Name(),
+		RemoteAddr: peerutil.RemoteAddr(conn),
+		TLS:        peerutil.IsTLS(conn),
+		MaxRecv:    maxRecv,
+		MaxSend:    maxSend,
+	}
+	p.log = opts.Logger.With("transport", "rawsocket", "remote", p.info.RemoteAddr)
+	p.life.Init()
+	p.watch.Init(p.interrupt)
+	p.active.Store(true)
+	go p.writeLoop()
+	return p
+}
+
+// Serializer returns the serializer chosen in the handshake.
+func (p *peer) Serializer() serializer.Serializer { return p.ser }
+
+// Info describes the connection.
+func (p *peer) Info() transport.Info { return p.info }
+
+// Done is closed once the connection is closed and the writer has exited.
+func (p *peer) Done() <-chan struct{} { return p.life.Done() }
+
+// Send queues frame for the writer. A frame above the peer's announced
+// limit is refused with transport.ErrFrameTooLarge and the peer stays open;
+// a full queue fails the peer with transport.ErrSlowConsumer.
+func (p *peer) Send(frame []byte) error {
+	if len(frame) > p.maxSend {
+		return transport.ErrFrameTooLarge
+	}
+	err := p.q.Push(frame)
+	if err == transport.ErrSlowConsumer {
+		p.fail(err)
+	}
+	return err
+}
+
+// Close flushes what is queued (within CloseTimeout) and closes the
+// connection. It does not wait: Done reports the end. RawSocket has no
+// close frame, so reason is only logged.
+func (p *peer) Close(reason string) error {
+	if p.life.Close(reason) {
+		p.q.Close()
+		p.log.Debug("closing", "reason", reason)
+	}
+	return nil
+}
+
+// fail ends the peer at once: the connection is closed under the reader
+// and the writer, without a flush. Closing the innermost connection never
+// blocks, so fail is safe on Send's path.
+func (p *peer) fail(err error) {
+	if !p.life.Fail(err) {
+		return
+	}
+	p.q.Close()
+	p.raw.Close()
+	var fe *FrameError
+	var tl *errFrameTooLarge
+	switch {
+	case errors.As(err, &fe), errors.As(err, &tl):
+		p.log.Warn("connection failed: protocol violation", "error", err)
+	case errors.Is(err, transport.ErrSlowConsumer):
+		// The router counts and logs slow consumers.
+	default:
+		p.log.Debug("connection failed", "error", err)
+	}
+}
+
+// interrupt runs when the context of a blocked Recv ends: the read is cut
+// short by a deadline in the past. Reading is over (a read interrupted
+// mid-frame, or mid TLS record, cannot resume) but Send still works, so the
+// router may still say ABORT before closing.
+func (p *peer) interrupt(err error) {
+	p.interruptErr.Store(&err)
+	p.conn.SetReadDeadline(aLongTimeAgo)
+}
+
+// Recv returns the next message. See transport.Peer. Besides:
+//   - a frame that does not decode returns an error wrapping
+//     *spec.ProtocolError and the peer stays usable;
+//   - PING frames are answered (by the writer) and PONGs absorbed here;
+//   - a framing violation (reserved bits or type, a frame above our limit)
+//     fails the connection and returns *FrameError or a size error;
+//   - when ctx ends during the read, Recv returns an error wrapping
+//     ctx.Err(); the peer can no longer be read, but Send works until Close;
+//   - the remote end closing returns an error wrapping io.EOF, and the peer
+//     closes gracefully; after Close or a failure, errors wrap
+//     transport.ErrClosed.
+//
+// Every error but a decode error is sticky.
+func (p *peer) Recv(ctx context.Context) (spec.Message, error) {
+	if p.readErr != nil {
+		return nil, p.readErr
+	}
+	if err := p.watch.Watch(ctx); err != nil {
+		return nil, fmt.Errorf("rawsocket: recv: %w", err)
+	}
+	m, err := p.recv()
+	p.watch.Unwatch()
+	return m, err
+}
+
+func (p *peer) recv() (spec.Message, error) {
+	for {
+		typ, payload, err := p.fr.next()
+		if err != nil {
+			p.fr.release()
+			p.readErr = p.readFailed(err)
+			return nil, p.readErr
+		}
+		if !p.active.Load() {
+			p.active.Store(true)
+		}
+		switch typ {
+		case frameMessage:
+			m, err := p.ser.Decode(payload)
+			p.fr.release()
+			if err != nil {
+				return nil, decodeError(err)
+			}
+			return m, nil
+		case framePing:
+			pong := make([]byte, len(payload))
+			copy(pong, payload)
+			p.fr.release()
+			if err := p.q.PushControl(pong); err == transport.ErrSlowConsumer {
+				p.fail(err)
+			}
+		default: // framePong: the keepalive only needed to see traffic.
+			p.fr.release()
+		}
+	}
+}
+
+// decodeError makes sure a decode error wraps *spec.ProtocolError, as
+// transport.Peer promises, whatever the serializer returned.
+func decodeError(err error) error {
+	var pe *spec.ProtocolError
+	if !errors.As(err, &pe) {
+		err = fmt.Errorf("%w: %w", &spec.ProtocolError{Reason: err.Error()}, err)
+	}
+	return fmt.Errorf("rawsocket: decode: %w", err)
+}
+
+// readFailed classifies a read error, ends the peer accordingly and returns
+// the error Recv reports from now on.
+func (p *peer) readFailed(err error) error {
+	if ip := p.interruptErr.Load(); ip != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("rawsocket: recv: %w", *ip)
+	}
+	if p.life.IsClosed() {
+		if cause := p.life.Err(); cause != nil {
+			return fmt.Errorf("rawsocket: %w: %w", transport.ErrClosed, cause)
+		}
+		return fmt.Errorf("rawsocket: %w", transport.ErrClosed)
+	}
+	var fe *FrameError
+	var tl *errFrameTooLarge
+	switch {
+	case errors.As(err, &fe), errors.As(err, &tl):
+		p.fail(err)
+		return err
+	case err == io.EOF:
+		p.Close("connection closed by peer")
+		return fmt.Errorf("rawsocket: connection closed by peer: %w", io.EOF)
+	default:
+		err = fmt.Errorf("rawsocket: read: %w", err)
+		p.fail(err)
+		return err
+	}
+}
+
+// writeLoop is the peer's writer goroutine: it writes queued frames in
+// batches, answers PINGs, sends keepalive PINGs, and on Close flushes the
+// queue before closing the connection. It is the only goroutine that
+// writes to conn, and it closes Done when it exits.
+func (p *peer) writeLoop() {
+	graceful := false
+	defer func() { p.finish(graceful) }()
+
+	var kaC <-chan time.Time
+	var ka *time.Timer
+	awaitingPong := false
+	if p.opts.KeepaliveEnabled() {
+		ka = time.NewTimer(p.opts.PingInterval)
+		defer ka.Stop()
+		kaC = ka.C
+	}
+	for {
+		select {
+		case <-p.q.Ready():
+			if err := p.flush(time.Time{}); err != nil {
+				p.fail(err)
+				return
+			}
+		case <-kaC:
+			if p.active.Swap(false) {
+				awaitingPong = false
+				ka.Reset(p.opts.PingInterval)
+				continue
+			}
+			if awaitingPong {
+				p.fail(errPongTimeout)
+				return
+			}
+			if err := p.ping(); err != nil {
+				p.fail(err)
+				return
+			}
+			awaitingPong = true
+			ka.Reset(p.opts.PongTimeout)
+		case <-p.life.Closing():
+			select {
+			case <-p.life.Killed():
+				return
+			default:
+			}
+			if err := p.flush(time.Now().Add(p.opts.CloseTimeout)); err != nil {
+				p.fail(err)
+				return
+			}
+			graceful = true
+			return
+		}
+	}
+}
+
+// flush writes every queued frame, batch after batch, until the queue is
+// empty, then flushes the socket buffer. Each batch must be written within
+// WriteTimeout, and everything before closeBy if it is set.
+func (p *peer) flush(closeBy time.Time) error {
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(p.conn)
+	defer func() {
+		bw.Reset(nil)
+		writers.Put(bw)
+	}()
+	for {
+		p.ctl, p.frames = p.q.Take(p.ctl, p.frames)
+		if len(p.ctl) == 0 && len(p.frames) == 0 {
+			break
+		}
+		p.setWriteDeadline(closeBy)
+		for _, c := range p.ctl {
+			if err := writeFrame(bw, framePong, c); err != nil {
+				return p.writeError(err)
+			}
+		}
+		for _, f := range p.frames {
+			if err := writeFrame(bw, frameMessage, f); err != nil {
+				return p.writeError(err)
+			}
+		}
+		p.q.Release()
+		// Do not pin frames already written while idle.
+		clear(p.ctl)
+		clear(p.frames)
+	}
+	if bw.Buffered() == 0 {
+		return nil
+	}
+	p.setWriteDeadline(closeBy)
+	if err := bw.Flush(); err != nil {
+		return p.writeError(err)
+	}
+	return nil
+}
+
+// ping writes a keepalive PING.
+func (p *peer) ping() error {
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(p.conn)
+	defer func() {
+		bw.Reset(nil)
+		writers.Put(bw)
+	}()
+	p.pingCount++
+	var payload [4]byte
+	payload[0], payload[1], payload[2], payload[3] = byte(p.pingCount>>24), byte(p.pingCount>>16), byte(p.pingCount>>8), byte(p.pingCount)
+	p.setWriteDeadline(time.Time{})
+	if err := writeFrame(bw, framePing, payload[:]); err != nil {
+		return p.writeError(err)
+	}
+	if err := bw.Flush(); err != nil {
+		return p.writeError(err)
+	}
+	return nil
+}
+
+func (p *peer) setWriteDeadline(closeBy time.Time) {
+	d := time.Now().Add(p.opts.WriteTimeout)
+	if !closeBy.IsZero() && closeBy.Before(d) {
+		d = closeBy
+	}
+	p.conn.SetWriteDeadline(d)
+}
+
+func (p *peer) writeError(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errWriteTimeout
+	}
+	return fmt.Errorf("rawsocket: write: %w", err)
+}
+
+// finish closes the connection and Done. After a graceful flush the
+// connection itself is closed (a TLS connection then says close_notify);
+// otherwise the innermost one, which cannot block.
+func (p *peer) finish(graceful bool) {
+	p.q.Close()
+	p.watch.Stop()
+	if graceful {
+		p.conn.SetDeadline(time.Now().Add(p.opts.CloseTimeout))
+		p.conn.Close()
+	}
+	p.raw.Close()
+	p.life.Finish()
+}

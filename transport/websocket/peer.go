@@ -1,0 +1,469 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	ws "github.com/coder/websocket"
+
+	"github.com/switchyard/switchyard/serializer"
+	"github.com/switchyard/switchyard/spec"
+	"github.com/switchyard/switchyard/transport"
+	"github.com/switchyard/switchyard/transport/internal/bufpool"
+	"github.com/switchyard/switchyard/transport/internal/peerutil"
+)
+
+const (
+	// readChunk is the first read buffer for a message; it grows (pooled)
+	// as the message's bytes arrive.
+	readChunk = 4 << 10
+	// maxBatch is how many bytes of queued frames the writer packs into
+	// one batched message. Peers' read limits are unknown, and a few tens
+	// of KiB already amortize the per-message cost.
+	maxBatch = 64 << 10
+	// maxCloseReason is the longest close reason a close frame carries.
+	maxCloseReason = 123
+)
+
+var (
+	errPongTimeout  = errors.New("websocket: keepalive: no pong")
+	errWriteTimeout = errors.New("websocket: write timed out")
+)
+
+// peer is one WAMP-over-WebSocket connection, server or client side.
+//
+// Goroutines: the session's reader calls Recv; the writer goroutine
+// (writeLoop) is the only one writing messages; the keepalive ping runs on
+// a timer goroutine owned by the peer (it is stopped, and waited for, in
+// finish). coder/websocket answers pings and close frames from within our
+// Recv.
+//
+// Lock order: peerutil.RecvWatch.mu → peerutil.Lifecycle.mu →
+// transport.Queue.mu; keepaliveMu is a leaf. None is held across I/O.
+type peer struct {
+	c       *ws.Conn
+	netConn net.Conn // the connection under c: deadlines, and a close that never blocks
+	raw     net.Conn
+	ser     serializer.Serializer
+	batched bool
+	typ     ws.MessageType
+	info    transport.Info
+	opts    transport.Options
+	log     *slog.Logger
+
+	q     *transport.Queue
+	life  peerutil.Lifecycle
+	watch peerutil.RecvWatch
+
+	// Read state, owned by the reader goroutine.
+	rbuf         *[]byte  // pooled buffer holding the current message
+	pending      [][]byte // messages of a batch not yet returned (alias rbuf)
+	readErr      error
+	interruptErr atomic.Pointer[error]
+	active       atomic.Bool
+
+	// Write state, owned by the writer goroutine.
+	ctl, frames [][]byte
+
+	// Keepalive: a timer whose function pings. closeCtx ends a ping in
+	// progress when the peer finishes.
+	keepaliveMu      sync.Mutex // Protects the two fields below.
+	keepaliveStopped bool
+	keepalive        *time.Timer
+	keepaliveWG      sync.WaitGroup
+	closeCtx         context.Context
+	closeCancel      context.CancelFunc
+}
+
+var _ transport.Peer = (*peer)(nil)
+
+func newPeer(c *ws.Conn, netConn net.Conn, s serializer.Serializer, batched bool, info transport.Info, opts transport.Options) *peer {
+	p := &peer{
+		c:       c,
+		netConn: netConn,
+		raw:     peerutil.RawConn(netConn),
+		ser:     s,
+		batched: batched,
+		typ:     ws.MessageBinary,
+		info:    info,
+		opts:    opts,
+		q:       transport.NewQueue(opts.QueueMaxBytes, opts.QueueMaxFrames),
+	}
+	if !s.Binary() {
+		p.typ = ws.MessageText
+	}
+	p.log = opts.Logger.With("transport", "websocket", "remote", info.RemoteAddr)
+	c.SetReadLimit(int64(opts.MaxMessageSize))
+	p.life.Init()
+	p.watch.Init(p.interrupt)
+	p.active.Store(true)
+	p.closeCtx, p.closeCancel = context.WithCancel(context.Background())
+	if opts.KeepaliveEnabled() {
+		p.keepaliveMu.Lock()
+		p.keepalive = time.AfterFunc(opts.PingInterval, p.ping)
+		p.keepaliveMu.Unlock()
+	}
+	go p.writeLoop()
+	return p
+}
+
+// Serializer returns the serializer of the negotiated subprotocol.
+func (p *peer) Serializer() serializer.Serializer { return p.ser }
+
+// Info describes the connection.
+func (p *peer) Info() transport.Info { return p.info }
+
+// Done is closed once the connection is closed and the writer has exited.
+func (p *peer) Done() <-chan struct{} { return p.life.Done() }
+
+// Send queues frame; see transport.Peer. WebSocket has no size
+// negotiation: frames above our own MaxMessageSize are refused with
+// transport.ErrFrameTooLarge.
+func (p *peer) Send(frame []byte) error {
+	if len(frame) > p.info.MaxSend {
+		return transport.ErrFrameTooLarge
+	}
+	err := p.q.Push(frame)
+	if err == transport.ErrSlowConsumer {
+		p.fail(err)
+	}
+	return err
+}
+
+// Close flushes the queue, then runs the WebSocket close handshake with
+// status 1000 and reason (truncated to fit a close frame), all within
+// CloseTimeout. It does not wait; see Done.
+func (p *peer) Close(reason string) error {
+	if p.life.Close(reason) {
+		p.q.Close()
+		p.log.Debug("closing", "reason", reason)
+	}
+	return nil
+}
+
+// fail ends the peer at once, closing the innermost connection (which
+// never blocks, unlike a TLS close).
+func (p *peer) fail(err error) {
+	if !p.life.Fail(err) {
+		return
+	}
+	p.q.Close()
+	p.raw.Close()
+	var pe *spec.ProtocolError
+	switch {
+	case errors.Is(err, transport.ErrSlowConsumer):
+	case errors.As(err, &pe):
+		p.log.Warn("connection failed: protocol violation", "error", err)
+	default:
+		p.log.Debug("connection failed", "error", err)
+	}
+}
+
+// interrupt runs when the context of a blocked Recv ends. coder/websocket
+// cannot abandon a read without closing the connection, so the peer is
+// closed gracefully: queued frames are flushed, then the close handshake
+// ends the read.
+func (p *peer) interrupt(err error) {
+	p.interruptErr.Store(&err)
+	p.Close("recv: " + err.Error())
+}
+
+// Recv returns the next message; see transport.Peer. A batched message is
+// split and its messages returned one by one. A frame that does not decode
+// returns an error wrapping *spec.ProtocolError and the peer stays usable;
+// a malformed batch fails the connection. When ctx ends during the read
+// the peer is closed gracefully and Recv returns an error wrapping
+// ctx.Err(). The remote end closing returns an error wrapping io.EOF. All
+// errors but decode errors are sticky.
+func (p *peer) Recv(ctx context.Context) (spec.Message, error) {
+	if len(p.pending) > 0 {
+		return p.next()
+	}
+	if p.readErr != nil {
+		return nil, p.readErr
+	}
+	if err := p.watch.Watch(ctx); err != nil {
+		return nil, fmt.Errorf("websocket: recv: %w", err)
+	}
+	err := p.read()
+	p.watch.Unwatch()
+	if err != nil {
+		p.readErr = p.readFailed(err)
+		return nil, p.readErr
+	}
+	if !p.active.Load() {
+		p.active.Store(true)
+	}
+	msg := *p.rbuf
+	if !p.batched {
+		m, err := p.ser.Decode(msg)
+		p.release()
+		return m, decodeError(err)
+	}
+	p.pending, err = serializer.SplitBatch(p.ser, msg)
+	if err != nil {
+		p.release()
+		err = fmt.Errorf("websocket: batch: %w", err)
+		p.fail(err)
+		p.readErr = err
+		return nil, err
+	}
+	return p.next()
+}
+
+// next returns the next message of the current batch.
+func (p *peer) next() (spec.Message, error) {
+	m, err := p.ser.Decode(p.pending[0])
+	p.pending[0] = nil
+	p.pending = p.pending[1:]
+	if len(p.pending) == 0 {
+		p.pending = nil
+		p.release()
+	}
+	return m, decodeError(err)
+}
+
+// read reads one whole WebSocket message into a pooled buffer that grows
+// as its bytes arrive (coder/websocket enforces the read limit).
+func (p *peer) read() error {
+	_, r, err := p.c.Reader(context.Background())
+	if err != nil {
+		return err
+	}
+	bp := bufpool.Get(readChunk)
+	buf := *bp
+	for {
+		if len(buf) == cap(buf) {
+			nb := bufpool.Get(2 * cap(buf))
+			*nb = append(*nb, buf...)
+			*bp = buf
+			bufpool.Put(bp)
+			bp, buf = nb, *nb
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			*bp = buf
+			bufpool.Put(bp)
+			return err
+		}
+	}
+	*bp = buf
+	p.rbuf = bp
+	return nil
+}
+
+func (p *peer) release() {
+	if p.rbuf != nil {
+		bufpool.Put(p.rbuf)
+		p.rbuf = nil
+	}
+}
+
+func decodeError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *spec.ProtocolError
+	if !errors.As(err, &pe) {
+		err = fmt.Errorf("%w: %w", &spec.ProtocolError{Reason: err.Error()}, err)
+	}
+	return fmt.Errorf("websocket: decode: %w", err)
+}
+
+// readFailed classifies a read error and ends the peer accordingly.
+func (p *peer) readFailed(err error) error {
+	if ip := p.interruptErr.Load(); ip != nil {
+		return fmt.Errorf("websocket: recv: %w", *ip)
+	}
+	if status := ws.CloseStatus(err); status != -1 {
+		// The remote end started the close handshake; coder/websocket has
+		// answered it and closed the connection.
+		p.Close("closed by peer")
+		return fmt.Errorf("websocket: connection closed by peer (status %d): %w", int(status), io.EOF)
+	}
+	if p.life.IsClosed() {
+		if cause := p.life.Err(); cause != nil {
+			return fmt.Errorf("websocket: %w: %w", transport.ErrClosed, cause)
+		}
+		return fmt.Errorf("websocket: %w", transport.ErrClosed)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("websocket: connection lost: %w", err)
+	} else {
+		err = fmt.Errorf("websocket: read: %w", err)
+	}
+	p.fail(err)
+	return err
+}
+
+// writeLoop is the peer's writer goroutine; it closes Done when it exits.
+func (p *peer) writeLoop() {
+	graceful := false
+	defer func() { p.finish(graceful) }()
+	for {
+		select {
+		case <-p.q.Ready():
+			if err := p.flush(time.Time{}); err != nil {
+				p.fail(err)
+				return
+			}
+		case <-p.life.Closing():
+			select {
+			case <-p.life.Killed():
+				return
+			default:
+			}
+			closeBy := time.Now().Add(p.opts.CloseTimeout)
+			if err := p.flush(closeBy); err != nil {
+				p.fail(err)
+				return
+			}
+			p.closeHandshake(closeBy)
+			graceful = true
+			return
+		}
+	}
+}
+
+// flush writes everything queued: one WebSocket message per frame, or, on
+// a batched subprotocol, frames packed into messages of up to maxBatch
+// bytes.
+func (p *peer) flush(closeBy time.Time) error {
+	var batch *[]byte
+	defer func() {
+		if batch != nil {
+			bufpool.Put(batch)
+		}
+	}()
+	for {
+		p.ctl, p.frames = p.q.Take(p.ctl, p.frames)
+		if len(p.frames) == 0 && len(p.ctl) == 0 {
+			return nil
+		}
+		p.setWriteDeadline(closeBy)
+		if !p.batched {
+			for _, f := range p.frames {
+				if err := p.c.Write(context.Background(), p.typ, f); err != nil {
+					return p.writeError(err)
+				}
+			}
+		} else {
+			if batch == nil {
+				batch = bufpool.Get(maxBatch)
+			}
+			b := (*batch)[:0]
+			for i, f := range p.frames {
+				b = serializer.AppendBatched(p.ser, b, f)
+				if i+1 == len(p.frames) || len(b)+len(p.frames[i+1]) > maxBatch {
+					if err := p.c.Write(context.Background(), p.typ, b); err != nil {
+						return p.writeError(err)
+					}
+					b = b[:0]
+				}
+			}
+			if cap(b) == cap(*batch) {
+				*batch = b[:0]
+			} else {
+				// b outgrew the pooled buffer: keep the pool's sizes honest.
+				bufpool.Put(batch)
+				batch = nil
+			}
+		}
+		p.q.Release()
+		clear(p.frames)
+	}
+}
+
+func (p *peer) setWriteDeadline(closeBy time.Time) {
+	d := time.Now().Add(p.opts.WriteTimeout)
+	if !closeBy.IsZero() && closeBy.Before(d) {
+		d = closeBy
+	}
+	p.netConn.SetWriteDeadline(d)
+}
+
+func (p *peer) writeError(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errWriteTimeout
+	}
+	return fmt.Errorf("websocket: write: %w", err)
+}
+
+// closeHandshake sends a close frame (1000 and the Close reason) and waits
+// for the peer's, until closeBy at the latest.
+func (p *peer) closeHandshake(closeBy time.Time) {
+	reason := p.life.Reason()
+	if len(reason) > maxCloseReason {
+		reason = reason[:maxCloseReason]
+		for !utf8.ValidString(reason) {
+			reason = reason[:len(reason)-1]
+		}
+	}
+	p.netConn.SetWriteDeadline(closeBy)
+	t := time.AfterFunc(time.Until(closeBy), func() { p.raw.Close() })
+	defer t.Stop()
+	p.c.Close(ws.StatusNormalClosure, reason)
+}
+
+// ping runs on the keepalive timer's goroutine: if nothing arrived during
+// the last interval, it pings and waits up to PongTimeout for the pong.
+func (p *peer) ping() {
+	p.keepaliveMu.Lock()
+	if p.keepaliveStopped {
+		p.keepaliveMu.Unlock()
+		return
+	}
+	p.keepaliveWG.Add(1)
+	p.keepaliveMu.Unlock()
+	defer p.keepaliveWG.Done()
+
+	if !p.active.Swap(false) {
+		ctx, cancel := context.WithTimeout(p.closeCtx, p.opts.PongTimeout)
+		err := p.c.Ping(ctx)
+		cancel()
+		if err != nil {
+			if p.closeCtx.Err() == nil {
+				p.fail(errPongTimeout)
+			}
+			return
+		}
+	}
+	p.keepaliveMu.Lock()
+	if !p.keepaliveStopped {
+		p.keepalive.Reset(p.opts.PingInterval)
+	}
+	p.keepaliveMu.Unlock()
+}
+
+// finish releases everything and closes Done: the keepalive is stopped and
+// waited for, and the connection closed.
+func (p *peer) finish(graceful bool) {
+	p.q.Close()
+	p.watch.Stop()
+	p.keepaliveMu.Lock()
+	p.keepaliveStopped = true
+	if p.keepalive != nil {
+		p.keepalive.Stop()
+	}
+	p.keepaliveMu.Unlock()
+	p.closeCancel()
+	if !graceful {
+		p.raw.Close()
+	}
+	p.c.CloseNow()
+	p.keepaliveWG.Wait()
+	p.life.Finish()
+}

@@ -1,0 +1,285 @@
+package websocket
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	ws "github.com/coder/websocket"
+
+	"github.com/switchyard/switchyard/serializer"
+	"github.com/switchyard/switchyard/transport"
+	"github.com/switchyard/switchyard/transport/internal/peerutil"
+)
+
+var errServerClosed = errors.New("websocket: handler closed")
+
+// ServerOptions configure [NewHandler]. The zero value means defaults.
+type ServerOptions struct {
+	transport.Options
+	// Serializers are the serializers offered; nil means all of them.
+	Serializers []serializer.Serializer
+	// DisableBatched stops offering the ".batched" subprotocol variants,
+	// which are offered by default.
+	DisableBatched bool
+	// OriginPatterns, if set, restricts the Origin header of browser
+	// clients to these host patterns (path.Match syntax, e.g.
+	// "*.example.com"); the request's own host is always allowed.
+	//
+	// By default any origin is accepted. WAMP's browser clients are
+	// usually pages served from another origin than the router, and WAMP
+	// authenticates sessions itself in HELLO (cookies play no part), so
+	// the cross-site request forgery that origin checks guard against
+	// does not apply unless the router is set up to trust cookies or a
+	// network position. Set OriginPatterns when it is.
+	OriginPatterns []string
+}
+
+// Handler is the http.Handler that upgrades WAMP WebSocket connections
+// and hands each peer to a [transport.Handler]. ServeHTTP blocks while the
+// session runs, then closes the peer.
+//
+// http.Server.Shutdown does not wait for upgraded (hijacked)
+// connections; Handler.Shutdown does.
+type Handler struct {
+	h         transport.Handler
+	opts      ServerOptions
+	log       *slog.Logger
+	protocols []string // offered, in our order of preference
+	listing   string   // protocols joined, for error messages
+	accept    *ws.AcceptOptions
+
+	baseCtx context.Context
+	cancel  context.CancelFunc
+
+	mu       sync.Mutex // Protects the fields below.
+	peers    map[*peer]struct{}
+	active   int
+	shutdown bool
+	idle     chan struct{} // closed once shut down with no session left
+}
+
+// NewHandler returns an http.Handler serving WAMP over WebSocket with h.
+func NewHandler(h transport.Handler, opts ServerOptions) *Handler {
+	opts.Options = opts.Options.WithDefaults()
+	ss := opts.Serializers
+	if ss == nil {
+		ss = serializer.All()
+	}
+	hd := &Handler{
+		h:     h,
+		opts:  opts,
+		log:   opts.Logger.With("transport", "websocket"),
+		peers: make(map[*peer]struct{}),
+	}
+	for _, s := range ss {
+		hd.protocols = append(hd.protocols, serializer.Subprotocol(s, false))
+	}
+	if !opts.DisableBatched {
+		for _, s := range ss {
+			hd.protocols = append(hd.protocols, serializer.Subprotocol(s, true))
+		}
+	}
+	hd.listing = strings.Join(hd.protocols, ", ")
+	hd.accept = &ws.AcceptOptions{
+		InsecureSkipVerify: len(opts.OriginPatterns) == 0,
+		OriginPatterns:     opts.OriginPatterns,
+	}
+	hd.baseCtx, hd.cancel = context.WithCancel(context.Background())
+	return hd
+}
+
+// Subprotocols returns the subprotocols the handler speaks, in its order of
+// preference.
+func (hd *Handler) Subprotocols() []string { return append([]string(nil), hd.protocols...) }
+
+// negotiate picks the first subprotocol in the client's order of
+// preference that we speak. offers are the Sec-WebSocket-Protocol header
+// values, each a comma-separated token list.
+func negotiate(offers []string, ours []string) string {
+	for _, v := range offers {
+		for tok := range strings.SplitSeq(v, ",") {
+			tok = strings.TrimSpace(tok)
+			for _, p := range ours {
+				if tok == p {
+					return p
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// ServeHTTP upgrades the request and serves the session. A request that is
+// not a WebSocket upgrade gets 426 Upgrade Required; an upgrade offering
+// none of our subprotocols gets 400 Bad Request without being upgraded.
+// Both bodies name the subprotocols we speak.
+func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Upgrade", "websocket")
+		http.Error(w, "this is a WAMP WebSocket endpoint: connect with a WebSocket client offering one of the subprotocols "+hd.listing, http.StatusUpgradeRequired)
+		return
+	}
+	proto := negotiate(r.Header.Values("Sec-WebSocket-Protocol"), hd.protocols)
+	if proto == "" {
+		hd.log.Info("refused: no supported subprotocol", "remote", r.RemoteAddr, "offered", r.Header.Values("Sec-WebSocket-Protocol"))
+		http.Error(w, "no supported WAMP subprotocol offered (Sec-WebSocket-Protocol); this router speaks "+hd.listing, http.StatusBadRequest)
+		return
+	}
+	s, batched, _ := serializer.BySubprotocol(proto)
+
+	if !hd.enter() {
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer hd.leave()
+
+	rec := &hijackRecorder{ResponseWriter: w}
+	opts := *hd.accept
+	opts.Subprotocols = []string{proto}
+	c, err := ws.Accept(rec, r, &opts)
+	if err != nil {
+		// Accept has written the HTTP error.
+		hd.log.Info("upgrade failed", "remote", r.RemoteAddr, "error", err)
+		return
+	}
+	if rec.conn == nil { // cannot happen with net/http
+		c.CloseNow()
+		return
+	}
+	info := transport.Info{
+		Transport:  "websocket",
+		Protocol:   proto,
+		RemoteAddr: r.RemoteAddr,
+		TLS:        r.TLS != nil || peerutil.IsTLS(rec.conn),
+		MaxRecv:    hd.opts.MaxMessageSize,
+		MaxSend:    hd.opts.MaxMessageSize,
+	}
+	p := newPeer(c, rec.conn, s, batched, info, hd.opts.Options)
+	if !hd.add(p) {
+		p.fail(errServerClosed)
+		<-p.Done()
+		return
+	}
+	defer hd.remove(p)
+	hd.h.ServePeer(hd.baseCtx, p)
+	p.Close("session ended")
+	<-p.Done()
+}
+
+// enter counts a request that may become a session; it refuses once the
+// handler is shutting down.
+func (hd *Handler) enter() bool {
+	hd.mu.Lock()
+	defer hd.mu.Unlock()
+	if hd.shutdown {
+		return false
+	}
+	hd.active++
+	return true
+}
+
+func (hd *Handler) leave() {
+	hd.mu.Lock()
+	defer hd.mu.Unlock()
+	hd.active--
+	if hd.shutdown && hd.active == 0 && hd.idle != nil {
+		close(hd.idle)
+		hd.idle = nil
+	}
+}
+
+func (hd *Handler) add(p *peer) bool {
+	hd.mu.Lock()
+	defer hd.mu.Unlock()
+	if hd.shutdown && hd.baseCtx.Err() != nil {
+		return false
+	}
+	hd.peers[p] = struct{}{}
+	return true
+}
+
+func (hd *Handler) remove(p *peer) {
+	hd.mu.Lock()
+	defer hd.mu.Unlock()
+	delete(hd.peers, p)
+}
+
+// Shutdown refuses new WebSocket sessions and waits until every session
+// has ended, or ctx is done; then it closes the remaining connections at
+// once (see Close) and returns ctx.Err(). It does not end sessions itself:
+// the router's Shutdown says GOODBYE first. Shut the http.Server down too,
+// to stop accepting connections.
+func (hd *Handler) Shutdown(ctx context.Context) error {
+	hd.mu.Lock()
+	hd.shutdown = true
+	if hd.idle == nil && hd.active > 0 {
+		hd.idle = make(chan struct{})
+	}
+	idle := hd.idle
+	hd.mu.Unlock()
+	if idle == nil {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		hd.Close()
+		return ctx.Err()
+	}
+}
+
+// Close refuses new sessions, cancels the context given to ServePeer and
+// closes every WebSocket connection at once, without a close handshake.
+func (hd *Handler) Close() error {
+	hd.mu.Lock()
+	hd.shutdown = true
+	hd.cancel()
+	for p := range hd.peers {
+		p.fail(errServerClosed)
+	}
+	hd.mu.Unlock()
+	return nil
+}
+
+// hijackRecorder passes the ResponseWriter to coder/websocket and keeps
+// the connection it hijacks: the peer sets write deadlines on it and, to
+// fail without blocking, closes it under the WebSocket and TLS layers.
+type hijackRecorder struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err == nil {
+		h.conn = c
+		// http.Server's read and write timeouts may have set deadlines;
+		// the session sets its own.
+		c.SetDeadline(time.Time{})
+	}
+	return c, brw, err
+}
+
+func (h *hijackRecorder) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// headerHasToken reports whether a comma-separated header contains token
+// (case-insensitively).
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
