@@ -65,6 +65,11 @@ func (b *broker) subscribe(s *session, m *spec.Subscribe) {
 	}
 	var meta []metaEvent
 	b.mu.Lock()
+	if len(s.subscriptions) >= b.realm.router.opts.MaxSubscriptionsPerSession {
+		b.mu.Unlock()
+		s.sendError(spec.TypeSubscribe, m.Request, ErrLimitExceeded, "at most "+itoa(b.realm.router.opts.MaxSubscriptionsPerSession)+" subscriptions per session")
+		return
+	}
 	sub, ok := b.index.get(match, m.Topic)
 	if !ok {
 		sub = &subscription{id: b.newID(), topic: m.Topic, match: match, created: time.Now()}

@@ -104,6 +104,10 @@ func (d *dealer) register(s *session, m *spec.Register) {
 		d.mu.Unlock()
 		d.realm.emit(meta)
 	}()
+	if len(s.registrations) >= d.realm.router.opts.MaxRegistrationsPerSession {
+		s.sendError(spec.TypeRegister, m.Request, ErrLimitExceeded, "at most "+itoa(d.realm.router.opts.MaxRegistrationsPerSession)+" registrations per session")
+		return
+	}
 	reg, exists := d.index.get(match, m.Procedure)
 	switch {
 	case !exists:
@@ -204,6 +208,13 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 		s.violation("ppt_* options without announcing payload_passthru_mode")
 		return false
 	}
+	s.mu.Lock()
+	busy := len(s.calls) >= d.realm.router.opts.MaxCallsPerSession
+	s.mu.Unlock()
+	if busy {
+		s.sendError(spec.TypeCall, m.Request, ErrLimitExceeded, "at most "+itoa(d.realm.router.opts.MaxCallsPerSession)+" calls in flight per session")
+		return true
+	}
 	if spec.IsReservedURI(m.Procedure) && d.callMeta(s, m) {
 		return true
 	}
@@ -254,10 +265,10 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 		}
 	}
 
-	d.realm.router.stats.CallsInFlight.Add(1)
 	s.mu.Lock()
 	s.calls[m.Request] = c
 	s.mu.Unlock()
+	d.realm.router.stats.CallsInFlight.Add(1)
 	callee.mu.Lock()
 	gone := callee.left
 	if !gone {

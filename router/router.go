@@ -23,6 +23,13 @@ type Options struct {
 	// MaxAutoRealms bounds auto-created realms (0 → 1024), so that a client
 	// cannot grow the router without bound by inventing realm names.
 	MaxAutoRealms int
+	// MaxCallsPerSession bounds a session's calls in flight as a caller
+	// (0 → 4096); further calls fail with ErrLimitExceeded until some end.
+	MaxCallsPerSession int
+	// MaxSubscriptionsPerSession and MaxRegistrationsPerSession bound what
+	// one session may hold (0 → 10,000 each).
+	MaxSubscriptionsPerSession int
+	MaxRegistrationsPerSession int
 	// StrictURIs applies the spec's strict URI rules ([0-9a-z_] components)
 	// instead of the loose ones.
 	StrictURIs bool
@@ -51,6 +58,15 @@ type RealmConfig struct {
 func (o Options) withDefaults() Options {
 	if o.MaxAutoRealms == 0 {
 		o.MaxAutoRealms = 1024
+	}
+	if o.MaxCallsPerSession == 0 {
+		o.MaxCallsPerSession = 4096
+	}
+	if o.MaxSubscriptionsPerSession == 0 {
+		o.MaxSubscriptionsPerSession = 10000
+	}
+	if o.MaxRegistrationsPerSession == 0 {
+		o.MaxRegistrationsPerSession = 10000
 	}
 	if o.HandshakeTimeout == 0 {
 		o.HandshakeTimeout = 10 * time.Second
@@ -82,6 +98,10 @@ type Stats struct {
 	AuthFailures     atomic.Uint64
 	HandshakeTimeout atomic.Uint64
 }
+
+// ErrLimitExceeded answers a request past one of the router's per-session
+// limits; the error's first argument names the limit.
+const ErrLimitExceeded spec.URI = "switchyard.error.limit_exceeded"
 
 // ErrShuttingDown is returned when a realm is requested during shutdown.
 var ErrShuttingDown = errors.New("router: shutting down")
