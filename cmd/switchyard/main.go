@@ -33,6 +33,7 @@ func newApp() *cli.App {
 		Version: versionString(),
 		Commands: []*cli.Command{
 			serveCommand(),
+			benchCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

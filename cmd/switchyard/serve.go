@@ -54,6 +54,9 @@ turns a listener off.`,
 			&cli.IntFlag{Name: "max-message-size", Value: 16 << 20, EnvVars: env("MAX_MESSAGE_SIZE"), Usage: "largest message accepted, in bytes"},
 			&cli.IntFlag{Name: "queue-max-bytes", Value: 4 << 20, EnvVars: env("QUEUE_MAX_BYTES"), Usage: "per-session outbound queue limit in bytes; a session past it is disconnected as a slow consumer"},
 			&cli.IntFlag{Name: "queue-max-messages", Value: 8192, EnvVars: env("QUEUE_MAX_MESSAGES"), Usage: "per-session outbound queue limit in messages"},
+			&cli.IntFlag{Name: "max-calls-per-session", Value: 4096, EnvVars: env("MAX_CALLS_PER_SESSION"), Usage: "calls one session may have in flight"},
+			&cli.IntFlag{Name: "max-subscriptions-per-session", Value: 10000, EnvVars: env("MAX_SUBSCRIPTIONS_PER_SESSION"), Usage: "subscriptions one session may hold"},
+			&cli.IntFlag{Name: "max-registrations-per-session", Value: 10000, EnvVars: env("MAX_REGISTRATIONS_PER_SESSION"), Usage: "registrations one session may hold"},
 			&cli.DurationFlag{Name: "handshake-timeout", Value: 10 * time.Second, EnvVars: env("HANDSHAKE_TIMEOUT"), Usage: "time allowed from connect to WELCOME"},
 			&cli.DurationFlag{Name: "ping-interval", Value: 30 * time.Second, EnvVars: env("PING_INTERVAL"), Usage: "keepalive ping interval (WebSocket ping, RawSocket PING); 0 disables"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 10 * time.Second, EnvVars: env("SHUTDOWN_TIMEOUT"), Usage: "time allowed for sessions to say GOODBYE on SIGINT/SIGTERM"},
@@ -101,14 +104,17 @@ func runServe(c *cli.Context) error {
 		realms = append(realms, router.RealmConfig{Name: spec.URI(name)})
 	}
 	r, err := router.New(router.Options{
-		Realms:            realms,
-		AutoCreateRealms:  c.Bool("auto-realms"),
-		MaxAutoRealms:     c.Int("max-auto-realms"),
-		StrictURIs:        c.Bool("strict-uris"),
-		LenientRequestIDs: c.Bool("lenient-request-ids"),
-		HandshakeTimeout:  c.Duration("handshake-timeout"),
-		Agent:             "switchyard-" + versionString(),
-		Logger:            log,
+		Realms:                     realms,
+		AutoCreateRealms:           c.Bool("auto-realms"),
+		MaxAutoRealms:              c.Int("max-auto-realms"),
+		StrictURIs:                 c.Bool("strict-uris"),
+		LenientRequestIDs:          c.Bool("lenient-request-ids"),
+		HandshakeTimeout:           c.Duration("handshake-timeout"),
+		MaxCallsPerSession:         c.Int("max-calls-per-session"),
+		MaxSubscriptionsPerSession: c.Int("max-subscriptions-per-session"),
+		MaxRegistrationsPerSession: c.Int("max-registrations-per-session"),
+		Agent:                      "switchyard-" + versionString(),
+		Logger:                     log,
 	})
 	if err != nil {
 		return err
