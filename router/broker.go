@@ -249,7 +249,7 @@ func (b *broker) deliver(p *publication, sub *subscription) {
 }
 
 func (b *broker) sendEvent(s *session, p *publication, sub *subscription, frames *frameCache, stats *Stats) {
-	frame, err := frames.get(s.ser, func() spec.Message { return p.event(sub) })
+	frame, err := frames.get(s.ser, p, sub)
 	if err != nil {
 		return
 	}
@@ -293,13 +293,15 @@ type frameCache struct {
 	errs   [4]error
 }
 
-func (c *frameCache) get(ser serializer.Serializer, build func() spec.Message) ([]byte, error) {
+// get returns p's EVENT for sub encoded by ser, encoding it on first use.
+// The cached path allocates nothing.
+func (c *frameCache) get(ser serializer.Serializer, p *publication, sub *subscription) ([]byte, error) {
 	for i := 0; i < c.n; i++ {
 		if c.sers[i] == ser {
 			return c.frames[i], c.errs[i]
 		}
 	}
-	frame, err := ser.Encode(nil, build())
+	frame, err := ser.Encode(nil, p.event(sub))
 	if c.n < len(c.sers) {
 		c.sers[c.n], c.frames[c.n], c.errs[c.n] = ser, frame, err
 		c.n++

@@ -232,6 +232,8 @@ func (s *session) run(ctx context.Context) (reuse bool) {
 			var pe *spec.ProtocolError
 			if errors.As(err, &pe) {
 				s.violation(pe.Reason)
+			} else if !s.closing.Load() {
+				s.log.Info("session left: transport closed", "error", err)
 			}
 			return false
 		}

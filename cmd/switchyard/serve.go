@@ -58,7 +58,8 @@ turns a listener off.`,
 			&cli.IntFlag{Name: "max-subscriptions-per-session", Value: 10000, EnvVars: env("MAX_SUBSCRIPTIONS_PER_SESSION"), Usage: "subscriptions one session may hold"},
 			&cli.IntFlag{Name: "max-registrations-per-session", Value: 10000, EnvVars: env("MAX_REGISTRATIONS_PER_SESSION"), Usage: "registrations one session may hold"},
 			&cli.DurationFlag{Name: "handshake-timeout", Value: 10 * time.Second, EnvVars: env("HANDSHAKE_TIMEOUT"), Usage: "time allowed from connect to WELCOME"},
-			&cli.DurationFlag{Name: "ping-interval", Value: 30 * time.Second, EnvVars: env("PING_INTERVAL"), Usage: "keepalive ping interval (WebSocket ping, RawSocket PING); 0 disables"},
+			&cli.DurationFlag{Name: "ping-interval", Value: 30 * time.Second, EnvVars: env("PING_INTERVAL"), Usage: "WebSocket keepalive ping interval; 0 disables"},
+			&cli.DurationFlag{Name: "rawsocket-ping-interval", EnvVars: env("RAWSOCKET_PING_INTERVAL"), Usage: "RawSocket keepalive PING interval; 0 (the default) disables, because autobahn-python cannot answer RawSocket PINGs"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 10 * time.Second, EnvVars: env("SHUTDOWN_TIMEOUT"), Usage: "time allowed for sessions to say GOODBYE on SIGINT/SIGTERM"},
 			&cli.BoolFlag{Name: "strict-uris", EnvVars: env("STRICT_URIS"), Usage: "enforce the strict URI rules ([0-9a-z_] components)"},
 			&cli.BoolFlag{Name: "lenient-request-ids", EnvVars: env("LENIENT_REQUEST_IDS"), Usage: "accept non-sequential request IDs from old clients"},
@@ -119,21 +120,22 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ping := c.Duration("ping-interval")
-	if ping == 0 {
-		ping = -1 // transport: negative disables
-	}
 	topts := transport.Options{
 		MaxMessageSize: c.Int("max-message-size"),
 		QueueMaxBytes:  c.Int("queue-max-bytes"),
 		QueueMaxFrames: c.Int("queue-max-messages"),
-		PingInterval:   ping,
+		PingInterval:   pingInterval(c.Duration("ping-interval")),
 		Logger:         log,
 	}
+	// RawSocket PING is off by default: autobahn-python 22.x fails on it
+	// (it reads the PING header as a frame length). TCP keepalive still
+	// finds half-open connections.
+	rsopts := topts
+	rsopts.PingInterval = pingInterval(c.Duration("rawsocket-ping-interval"))
 	srv := &server{
 		router: r,
 		log:    log,
-		raw:    rawsocket.NewServer(r, rawsocket.ServerOptions{Options: topts, Serializers: sers, HandshakeTimeout: c.Duration("handshake-timeout")}),
+		raw:    rawsocket.NewServer(r, rawsocket.ServerOptions{Options: rsopts, Serializers: sers, HandshakeTimeout: c.Duration("handshake-timeout")}),
 		ws:     websocket.NewHandler(r, websocket.ServerOptions{Options: topts, Serializers: sers}),
 	}
 	var tlsConfig *tls.Config
@@ -290,6 +292,15 @@ func (s *server) shutdown(ctx context.Context) error {
 		s.log.Info("shutdown complete")
 	}
 	return nil
+}
+
+// pingInterval maps the CLI's "0 disables" to the transport's "negative
+// disables" (where zero means the default).
+func pingInterval(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
 
 func serializerNames(sers []serializer.Serializer) string {
