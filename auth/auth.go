@@ -8,6 +8,29 @@
 // before every action. A denial is not an error: errors mean a technical
 // failure (the router then answers wamp.error.authorization_failed or
 // aborts the handshake).
+//
+// # What the router does with this package
+//
+// At startup, for each realm, the router takes its realm configuration from a
+// [Config] (loaded with [LoadConfig] or [ParseConfig], or [DefaultConfig] for
+// the no-flags case) and builds
+//
+//   - one [Methods] per (realm, listener) with [Config.Authenticators]: the
+//     authenticators allowed there, selected at HELLO by the client's
+//     authmethods in the client's order of preference ([Methods.Select]);
+//   - one [Authorizer] per realm with [Config.Authorizer], consulted before
+//     every CALL, REGISTER, PUBLISH and SUBSCRIBE.
+//
+// Both take a [Caller] for the parts that call WAMP procedures of trusted
+// backend sessions (dynamic authenticators and authorizers), and may share a
+// [RateLimiter] that slows down addresses whose attempts keep failing.
+//
+// During the handshake the router builds a [Request] ([NewRequest]), calls the
+// selected authenticator with a [Challenger] that sends CHALLENGE and waits
+// for AUTHENTICATE (bounded by the handshake context), and either sends
+// WELCOME with [Identity.WelcomeDetails] or ABORT with the reason and message
+// [Refusal] derives from the error. Refusals never carry secrets, and their
+// client-facing message never tells an unknown authid from a wrong secret.
 package auth
 
 import (
@@ -24,7 +47,11 @@ type Identity struct {
 	AuthRole     string
 	AuthMethod   string
 	AuthProvider string
-	AuthExtra    spec.Dict
+	// AuthExtra is sent as WELCOME.Details.authextra: the principal's
+	// configured extra, plus for SCRAM the server signature the client
+	// verifies ("scram_server_signature" for the scram method, "verifier"
+	// for wamp-scram). Nil when there is nothing to send.
+	AuthExtra spec.Dict
 }
 
 // Request is what an authenticator knows about the joining client.
@@ -64,6 +91,9 @@ var (
 	ErrAuthenticationFailed = errors.New("auth: authentication failed") // wamp.error.authentication_failed
 	ErrNoSuchPrincipal      = errors.New("auth: no such principal")     // wamp.error.no_such_principal (sent as authentication_failed to avoid user enumeration)
 	ErrNoSuchRole           = errors.New("auth: no such role")          // wamp.error.no_such_role
+	// ErrNoAuthMethod means none of the client's authmethods is allowed for
+	// the realm on this listener ([Methods.Select]).
+	ErrNoAuthMethod = errors.New("auth: no acceptable authentication method") // wamp.error.no_auth_method
 )
 
 // Action is something a session does to a URI.

@@ -111,10 +111,10 @@ func TestTimeoutBetweenProgressiveResults(t *testing.T) {
 	callee.register(1, "stream.proc", nil)
 	caller := tr.raw(serializer.JSON)
 	caller.helloWith(fullCaller())
-	caller.send(&spec.Call{Request: 1, Options: spec.Dict{"timeout": int64(150), "receive_progress": true}, Procedure: "stream.proc"})
+	caller.send(&spec.Call{Request: 1, Options: spec.Dict{"timeout": int64(400), "receive_progress": true}, Procedure: "stream.proc"})
 	inv := callee.recv().(*spec.Invocation)
-	for i := 0; i < 4; i++ {
-		time.Sleep(60 * time.Millisecond) // 240ms in all: past the timeout, but never between results
+	for i := 0; i < 6; i++ {
+		time.Sleep(100 * time.Millisecond) // 600ms in all: past the timeout, but never between results
 		callee.send(&spec.Yield{Request: inv.Request, Options: spec.Dict{"progress": true}, Arguments: spec.List{int64(i)}})
 		if res, ok := caller.recv().(*spec.Result); !ok || res.Details["progress"] != true {
 			t.Fatalf("progress %d: got %#v", i, res)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchyard/switchyard/transport/internal/peerutil"
 )
 
 // DefaultSniffTimeout bounds how long SniffListener waits for a new
@@ -80,8 +82,7 @@ func (s *sniffer) acceptLoop() {
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if !errors.Is(err, net.ErrClosed) && errors.As(err, &ne) {
+			if !errors.Is(err, net.ErrClosed) && peerutil.TemporaryAcceptError(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				time.Sleep(backoff)
 				continue

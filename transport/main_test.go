@@ -3,7 +3,7 @@ package transport
 import (
 	"testing"
 
-	"github.com/switchyard/switchyard/transport/internal/leakcheck"
+	"github.com/switchyard/switchyard/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

@@ -46,6 +46,27 @@ type Info struct {
 //
 // Recv is called by one goroutine only (the session's reader). Send, Close,
 // Done and Info may be called from any goroutine.
+//
+// Lifecycle, common to every transport in this module:
+//
+//   - Close never blocks: it refuses further frames (Send returns
+//     ErrClosed) and asks the writer to flush, bounded by
+//     Options.CloseTimeout; Done reports the end. Close then Done is the
+//     blocking form.
+//   - A failure (ErrSlowConsumer from Send, a write stalled past
+//     Options.WriteTimeout, a keepalive timeout, a framing violation, a read
+//     error) closes the connection at once, without a flush; it never
+//     blocks the caller either.
+//   - Only a reading peer notices that the other end went away (and answers
+//     RawSocket PINGs or WebSocket pings): keep Recv running.
+//   - Recv errors other than decode errors are sticky. The other end
+//     closing gives an error wrapping io.EOF; after Close or a failure,
+//     errors wrap ErrClosed (and the failure). When ctx ends during Recv,
+//     the error wraps ctx.Err() and the peer must not be read again: a
+//     network read cannot resume mid-frame. RawSocket still sends (so an
+//     ABORT can go out before Close); WebSocket closes gracefully, and Recv
+//     returns when the close handshake is done. The pipe stays readable.
+//     A context that ends between two Recv calls disturbs nothing.
 type Peer interface {
 	// Serializer is the serializer negotiated for this connection.
 	Serializer() serializer.Serializer

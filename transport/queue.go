@@ -152,10 +152,3 @@ func (q *Queue) Len() (frames, bytes int) {
 	defer q.mu.Unlock()
 	return q.pendingFrames + q.inflightFrames, q.pendingBytes + q.inflightBytes
 }
-
-// Empty reports whether nothing is pending (in-flight frames aside).
-func (q *Queue) Empty() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.pendingFrames == 0
-}

@@ -50,15 +50,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort returns a loopback address nobody listens on right now.
-func freePort(t *testing.T) string {
+// freePorts returns n distinct loopback addresses nobody listens on right
+// now. The listeners stay open until all are chosen, so no two are alike.
+func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	addrs := make([]string, n)
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs[i] = ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs
 }
 
 // syncBuffer collects the router's log for failure reports.
@@ -93,9 +98,10 @@ func startRouter(t *testing.T, extra ...string) *routerProc {
 	t.Helper()
 	dir := t.TempDir()
 	certFile, keyFile, pool := writeCert(t, dir)
+	names := []string{"ws", "rawsocket", "listen", "wss", "rawsocket-tls", "listen-tls"}
 	addrs := map[string]string{}
-	for _, name := range []string{"ws", "rawsocket", "listen", "wss", "rawsocket-tls", "listen-tls"} {
-		addrs[name] = freePort(t)
+	for i, addr := range freePorts(t, len(names)) {
+		addrs[names[i]] = addr
 	}
 	sock := filepath.Join(dir, "switchyard.sock")
 	args := []string{"serve", "--unix", sock, "--tls-cert", certFile, "--tls-key", keyFile, "--log-level", "debug"}

@@ -14,7 +14,7 @@ import (
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 	"github.com/switchyard/switchyard/transport"
-	"github.com/switchyard/switchyard/transport/internal/leakcheck"
+	"github.com/switchyard/switchyard/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

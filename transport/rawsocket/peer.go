@@ -50,7 +50,6 @@ type peer struct {
 	ser     serializer.Serializer
 	info    transport.Info
 	opts    transport.Options
-	log     *slog.Logger
 	maxSend int
 
 	q     *transport.Queue
@@ -94,7 +93,6 @@ func newPeer(conn net.Conn, br *bufio.Reader, s serializer.Serializer, maxRecv, 
 		MaxRecv:    maxRecv,
 		MaxSend:    maxSend,
 	}
-	p.log = opts.Logger.With("transport", "rawsocket", "remote", p.info.RemoteAddr)
 	p.life.Init()
 	p.watch.Init(p.interrupt)
 	p.active.Store(true)
@@ -131,7 +129,7 @@ func (p *peer) Send(frame []byte) error {
 func (p *peer) Close(reason string) error {
 	if p.life.Close(reason) {
 		p.q.Close()
-		p.log.Debug("closing", "reason", reason)
+		p.logEvent(slog.LevelDebug, "closing", "reason", reason)
 	}
 	return nil
 }
@@ -149,11 +147,11 @@ func (p *peer) fail(err error) {
 	var tl *errFrameTooLarge
 	switch {
 	case errors.As(err, &fe), errors.As(err, &tl):
-		p.log.Warn("connection failed: protocol violation", "error", err)
+		p.logEvent(slog.LevelWarn, "connection failed: protocol violation", "error", err)
 	case errors.Is(err, transport.ErrSlowConsumer):
 		// The router counts and logs slow consumers.
 	default:
-		p.log.Debug("connection failed", "error", err)
+		p.logEvent(slog.LevelDebug, "connection failed", "error", err)
 	}
 }
 
@@ -405,4 +403,11 @@ func (p *peer) finish(graceful bool) {
 	}
 	p.raw.Close()
 	p.life.Finish()
+}
+
+// logEvent logs a rare event of this connection. The peer keeps no logger of
+// its own (slog's With allocates one per connection): the attributes are
+// added here.
+func (p *peer) logEvent(level slog.Level, msg string, args ...any) {
+	p.opts.Logger.Log(context.Background(), level, msg, append([]any{"transport", "rawsocket", "remote", p.info.RemoteAddr}, args...)...)
 }

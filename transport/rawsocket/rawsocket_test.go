@@ -565,7 +565,7 @@ func TestServeConnAfterShutdown(t *testing.T) {
 // TestPeerOverNetPipe drives ServeConn and the client handshake over an
 // in-memory net.Pipe.
 func TestPeerOverNetPipe(t *testing.T) {
-	cp, sp, cleanup := pipePair(t, serializer.MessagePack)
+	cp, sp, cleanup := pipePair(t, serializer.MessagePack, transport.Options{})
 	defer cleanup()
 	cp.Send(encode(t, serializer.MessagePack, hello1))
 	if _, ok := recvMsg(t, sp).(*spec.Hello); !ok {
@@ -573,18 +573,19 @@ func TestPeerOverNetPipe(t *testing.T) {
 	}
 }
 
-func pipePair(t testing.TB, s serializer.Serializer) (client, server transport.Peer, cleanup func()) {
+func pipePair(t testing.TB, s serializer.Serializer, opts transport.Options) (client, server transport.Peer, cleanup func()) {
+	opts.Logger = quiet
+	opts = opts.WithDefaults()
 	a, b := net.Pipe()
 	peers := make(chan transport.Peer, 1)
 	srv := NewServer(transport.HandlerFunc(func(ctx context.Context, p transport.Peer) {
 		peers <- p
 		<-p.Done()
-	}), ServerOptions{Options: transport.Options{Logger: quiet}})
+	}), ServerOptions{Options: opts})
 	done := make(chan struct{})
 	go func() { defer close(done); srv.ServeConn(b) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	opts := transport.Options{Logger: quiet}.WithDefaults()
 	cp, err := clientHandshake(ctx, a, s, serializer.RawSocketID(s), opts)
 	if err != nil {
 		t.Fatal(err)

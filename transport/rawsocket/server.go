@@ -123,8 +123,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.isShutdown() || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) {
+			if peerutil.TemporaryAcceptError(err) {
 				// Out of file descriptors and the like: wait, as
 				// net/http does, rather than spin or give up.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)

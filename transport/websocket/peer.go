@@ -58,7 +58,6 @@ type peer struct {
 	typ     ws.MessageType
 	info    transport.Info
 	opts    transport.Options
-	log     *slog.Logger
 
 	q     *transport.Queue
 	life  peerutil.Lifecycle
@@ -101,7 +100,6 @@ func newPeer(c *ws.Conn, netConn net.Conn, s serializer.Serializer, batched bool
 	if !s.Binary() {
 		p.typ = ws.MessageText
 	}
-	p.log = opts.Logger.With("transport", "websocket", "remote", info.RemoteAddr)
 	c.SetReadLimit(int64(opts.MaxMessageSize))
 	p.life.Init()
 	p.watch.Init(p.interrupt)
@@ -145,7 +143,7 @@ func (p *peer) Send(frame []byte) error {
 func (p *peer) Close(reason string) error {
 	if p.life.Close(reason) {
 		p.q.Close()
-		p.log.Debug("closing", "reason", reason)
+		p.logEvent(slog.LevelDebug, "closing", "reason", reason)
 	}
 	return nil
 }
@@ -162,9 +160,9 @@ func (p *peer) fail(err error) {
 	switch {
 	case errors.Is(err, transport.ErrSlowConsumer):
 	case errors.As(err, &pe):
-		p.log.Warn("connection failed: protocol violation", "error", err)
+		p.logEvent(slog.LevelWarn, "connection failed: protocol violation", "error", err)
 	default:
-		p.log.Debug("connection failed", "error", err)
+		p.logEvent(slog.LevelDebug, "connection failed", "error", err)
 	}
 }
 
@@ -182,7 +180,7 @@ func (p *peer) interrupt(err error) {
 // returns an error wrapping *spec.ProtocolError and the peer stays usable;
 // a malformed batch fails the connection. When ctx ends during the read
 // the peer is closed gracefully and Recv returns an error wrapping
-// ctx.Err(). The remote end closing returns an error wrapping io.EOF. All
+// ctx.Err() once the close handshake is done (within CloseTimeout). The remote end closing returns an error wrapping io.EOF. All
 // errors but decode errors are sticky.
 func (p *peer) Recv(ctx context.Context) (spec.Message, error) {
 	if len(p.pending) > 0 {
@@ -351,6 +349,12 @@ func (p *peer) flush(closeBy time.Time) error {
 	for {
 		p.ctl, p.frames = p.q.Take(p.ctl, p.frames)
 		if len(p.frames) == 0 && len(p.ctl) == 0 {
+			if closeBy.IsZero() {
+				// The deadline guards our writes only: left in place it
+				// would fail the pongs and pings coder/websocket writes
+				// later, on an idle connection.
+				p.netConn.SetWriteDeadline(time.Time{})
+			}
 			return nil
 		}
 		p.setWriteDeadline(closeBy)
@@ -466,4 +470,11 @@ func (p *peer) finish(graceful bool) {
 	p.c.CloseNow()
 	p.keepaliveWG.Wait()
 	p.life.Finish()
+}
+
+// logEvent logs a rare event of this connection. The peer keeps no logger of
+// its own (slog's With allocates one per connection): the attributes are
+// added here.
+func (p *peer) logEvent(level slog.Level, msg string, args ...any) {
+	p.opts.Logger.Log(context.Background(), level, msg, append([]any{"transport", "websocket", "remote", p.info.RemoteAddr}, args...)...)
 }

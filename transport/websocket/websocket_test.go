@@ -19,7 +19,7 @@ import (
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 	"github.com/switchyard/switchyard/transport"
-	"github.com/switchyard/switchyard/transport/internal/leakcheck"
+	"github.com/switchyard/switchyard/internal/leakcheck"
 	"github.com/switchyard/switchyard/transport/internal/testcert"
 )
 
@@ -466,16 +466,26 @@ func TestRecvContext(t *testing.T) {
 	ts := startServer(t, ServerOptions{}, nil)
 	c := rawDial(t, ts.url, "wamp.2.json")
 	sp := ts.peer(t)
+	// The client reads, so it answers the close handshake.
+	closed := make(chan error, 1)
+	go func() {
+		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer rcancel()
+		_, _, err := c.Read(rctx)
+		closed <- err
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
+	start := time.Now()
 	_, err := sp.Recv(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v", err)
 	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Recv took %v", d)
+	}
 	// The peer was closed gracefully.
-	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer rcancel()
-	if _, _, err := c.Read(rctx); ws.CloseStatus(err) != ws.StatusNormalClosure {
+	if err := <-closed; ws.CloseStatus(err) != ws.StatusNormalClosure {
 		t.Fatalf("client sees %v", err)
 	}
 	waitDone(t, sp)

@@ -6,8 +6,10 @@ package peerutil
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"sync"
+	"syscall"
 )
 
 // Lifecycle tracks how a peer ends. There are two ways:
@@ -236,4 +238,17 @@ func RemoteAddr(c net.Conn) string {
 		return a.Network() + ":" + a.String()
 	}
 	return "unknown"
+}
+
+// TemporaryAcceptError reports whether an Accept error is worth retrying
+// after a pause (out of file descriptors or buffers, a connection aborted
+// before it was accepted) rather than ending the accept loop.
+func TemporaryAcceptError(err error) bool {
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ECONNRESET) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
