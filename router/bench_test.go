@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 	"github.com/switchyard/switchyard/transport"
@@ -40,7 +41,7 @@ func benchSession(b *testing.B, realm *Realm, ser serializer.Serializer) (*sessi
 	peer := newDiscardPeer(ser)
 	c := &conn{router: realm.router, peer: peer, log: realm.router.log}
 	hello := &spec.Hello{Realm: realm.name, Details: spec.Dict{"roles": spec.Dict{"caller": spec.Dict{}, "callee": spec.Dict{}, "publisher": spec.Dict{}, "subscriber": spec.Dict{}}}}
-	s := newSession(c, realm, hello, hello.Details["roles"].(map[string]any), identity{authID: "bench", authRole: "anonymous"})
+	s := newSession(c, realm, hello, hello.Details["roles"].(map[string]any), auth.Identity{AuthID: "bench", AuthRole: "anonymous"})
 	if !realm.join(s) {
 		b.Fatal("join failed")
 	}
@@ -73,7 +74,7 @@ func BenchmarkFanout(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				realm.broker.publishFrom(pub, m)
+				realm.broker.publishFrom(pub, m, false)
 			}
 			b.StopTimer()
 			if got := last.frames.Load() - before; got != int64(b.N) {

@@ -2,6 +2,8 @@ package router
 
 import (
 	"errors"
+
+	"github.com/switchyard/switchyard/auth"
 	"sync"
 	"time"
 
@@ -61,6 +63,9 @@ func (b *broker) subscribe(s *session, m *spec.Subscribe) {
 	match := optString(m.Options, spec.OptMatch, spec.MatchExact)
 	if !spec.ValidURI(m.Topic, b.realm.router.rule, match) {
 		s.sendError(spec.TypeSubscribe, m.Request, spec.ErrInvalidURI, "invalid topic URI "+string(m.Topic)+" for match policy "+match)
+		return
+	}
+	if _, ok := s.authorize(auth.ActionSubscribe, m.Topic, spec.TypeSubscribe, m.Request, true); !ok {
 		return
 	}
 	var meta []metaEvent
@@ -192,7 +197,11 @@ func (b *broker) publish(s *session, m *spec.Publish) bool {
 		}
 		return true
 	}
-	id := b.publishFrom(s, m)
+	decision, ok := s.authorize(auth.ActionPublish, m.Topic, spec.TypePublish, m.Request, ack)
+	if !ok {
+		return true
+	}
+	id := b.publishFrom(s, m, decision.Disclose)
 	if ack {
 		s.send(&spec.Published{Request: m.Request, Publication: id})
 	}
@@ -203,7 +212,9 @@ func (b *broker) publish(s *session, m *spec.Publish) bool {
 // it for retention and history where asked, and returns its ID. pub is nil
 // for the router's own publications (meta events, testaments). This is the
 // one place a future cluster layer would extend with remote delivery.
-func (b *broker) publishFrom(pub *session, m *spec.Publish) spec.ID {
+// disclose forces publisher identification, as the role's configuration
+// may (autobahn never sends disclose_me).
+func (b *broker) publishFrom(pub *session, m *spec.Publish, disclose bool) spec.ID {
 	p := &publication{
 		pub:       pub,
 		id:        spec.GlobalID(),
@@ -212,7 +223,7 @@ func (b *broker) publishFrom(pub *session, m *spec.Publish) spec.ID {
 		kwargs:    m.ArgumentsKw,
 		options:   m.Options,
 		excludeMe: optBool(m.Options, spec.OptExcludeMe, true),
-		disclose:  pub != nil && optBool(m.Options, spec.OptDiscloseMe, false),
+		disclose:  pub != nil && (disclose || optBool(m.Options, spec.OptDiscloseMe, false)),
 		filter:    newDeliveryFilter(m.Options),
 	}
 	if p.disclose {

@@ -2,6 +2,8 @@ package router
 
 import (
 	"errors"
+
+	"github.com/switchyard/switchyard/auth"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -34,6 +36,9 @@ type registration struct {
 	// forwarded to it (REGISTER.Options.forward_timeout) instead of enforced
 	// by the dealer.
 	forwardTimeout bool
+	// discloseCaller: the first callee asked for the caller's identity on
+	// every invocation (REGISTER.Options.disclose_caller).
+	discloseCaller bool
 	created        time.Time
 	callees        []*session // guarded by dealer.mu
 	next           atomic.Uint64
@@ -94,6 +99,9 @@ func (d *dealer) register(s *session, m *spec.Register) {
 		s.sendError(spec.TypeRegister, m.Request, spec.ErrInvalidURI, "invalid procedure URI "+string(m.Procedure)+" for match policy "+match)
 		return
 	}
+	if _, ok := s.authorize(auth.ActionRegister, m.Procedure, spec.TypeRegister, m.Request, true); !ok {
+		return
+	}
 	if spec.IsReservedURI(m.Procedure) {
 		s.sendError(spec.TypeRegister, m.Request, spec.ErrNotAuthorized, "procedures under wamp. are reserved for the router")
 		return
@@ -112,7 +120,8 @@ func (d *dealer) register(s *session, m *spec.Register) {
 	switch {
 	case !exists:
 		reg = &registration{id: d.newID(), procedure: m.Procedure, match: match, invoke: invoke, created: time.Now(), callees: []*session{s},
-			forwardTimeout: optBool(m.Options, "forward_timeout", false)}
+			forwardTimeout: optBool(m.Options, "forward_timeout", false),
+			discloseCaller: optBool(m.Options, "disclose_caller", false)}
 		d.index.put(match, m.Procedure, reg)
 		d.byID[reg.id] = reg
 		meta = append(meta, metaEvent{"wamp.registration.on_create", spec.List{int64(s.id), regDetails(reg)}})
@@ -208,6 +217,10 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 		s.violation("ppt_* options without announcing payload_passthru_mode")
 		return false
 	}
+	decision, ok := s.authorize(auth.ActionCall, m.Procedure, spec.TypeCall, m.Request, true)
+	if !ok {
+		return true
+	}
 	s.mu.Lock()
 	busy := len(s.calls) >= d.realm.router.opts.MaxCallsPerSession
 	s.mu.Unlock()
@@ -250,7 +263,7 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 	if progressive {
 		details[spec.OptProgress] = true
 	}
-	if optBool(m.Options, spec.OptDiscloseMe, false) {
+	if decision.Disclose || optBool(m.Options, spec.OptDiscloseMe, false) || reg.discloseCaller {
 		details["caller"] = int64(s.id)
 		details["caller_authid"] = s.authID
 		details["caller_authrole"] = s.authRole

@@ -317,7 +317,7 @@ func (realm *Realm) publishTestaments(s *session) {
 		if options == nil {
 			options = spec.Dict{}
 		}
-		realm.broker.publishFrom(nil, &spec.Publish{Options: options, Topic: t.topic, Arguments: t.args, ArgumentsKw: t.kwargs})
+		realm.broker.publishFrom(nil, &spec.Publish{Options: options, Topic: t.topic, Arguments: t.args, ArgumentsKw: t.kwargs}, false)
 	}
 }
 

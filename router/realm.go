@@ -1,6 +1,7 @@
 package router
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/switchyard/switchyard/spec"
@@ -13,12 +14,18 @@ type Realm struct {
 	broker *broker
 	dealer *dealer
 
+	auth *realmAuth
+
+	internalOnce sync.Once // creates the internal caller session
+	internal     *session
+	internalPeer *internalPeer
+
 	mu       sync.RWMutex // guards the fields below
 	sessions map[spec.ID]*session
 	closing  bool
 }
 
-func newRealm(r *Router, rc RealmConfig) *Realm {
+func newRealm(r *Router, rc RealmConfig) (*Realm, error) {
 	realm := &Realm{
 		name:     rc.Name,
 		router:   r,
@@ -26,7 +33,12 @@ func newRealm(r *Router, rc RealmConfig) *Realm {
 	}
 	realm.broker = newBroker(realm, rc.History)
 	realm.dealer = newDealer(realm)
-	return realm
+	ra, err := newRealmAuth(r, realm, rc.Auth)
+	if err != nil {
+		return nil, fmt.Errorf("router: realm %s: %w", rc.Name, err)
+	}
+	realm.auth = ra
+	return realm, nil
 }
 
 // Name returns the realm's URI.
@@ -77,7 +89,7 @@ type metaEvent struct {
 // emit publishes meta events from the router itself.
 func (realm *Realm) emit(events []metaEvent) {
 	for _, e := range events {
-		realm.broker.publishFrom(nil, &spec.Publish{Options: spec.Dict{}, Topic: e.topic, Arguments: e.args})
+		realm.broker.publishFrom(nil, &spec.Publish{Options: spec.Dict{}, Topic: e.topic, Arguments: e.args}, false)
 	}
 }
 

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"github.com/switchyard/switchyard/auth"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,12 @@ type Options struct {
 	// GoodbyeTimeout bounds how long a router-initiated GOODBYE waits for the
 	// peer's reply before the transport is closed (0 → 2s).
 	GoodbyeTimeout time.Duration
+	// Listeners restrict the authentication methods allowed per listener,
+	// by name (see Handler).
+	Listeners map[string]*auth.Listener
+	// RateLimiter, if set, slows down repeated authentication failures
+	// from one address, across all realms.
+	RateLimiter *auth.RateLimiter
 	// Agent is announced in WELCOME.Details.agent (default "switchyard").
 	Agent string
 	// Logger receives the router's logs (nil → slog.Default()).
@@ -50,6 +57,9 @@ type Options struct {
 // RealmConfig configures one realm.
 type RealmConfig struct {
 	Name spec.URI
+	// Auth is the realm's authentication and authorization; nil admits
+	// anonymous sessions with every permission (the no-config default).
+	Auth *auth.RealmConfig
 	// History lists the topics whose events are kept for
 	// wamp.subscription.get_events.
 	History []HistoryConfig
@@ -157,7 +167,11 @@ func (r *Router) AddRealm(rc RealmConfig) error {
 	if _, ok := r.realms[rc.Name]; ok {
 		return errors.New("router: realm " + string(rc.Name) + " already exists")
 	}
-	r.realms[rc.Name] = newRealm(r, rc)
+	realm, err := newRealm(r, rc)
+	if err != nil {
+		return err
+	}
+	r.realms[rc.Name] = realm
 	return nil
 }
 
@@ -182,7 +196,10 @@ func (r *Router) realmFor(name spec.URI) (*Realm, error) {
 	if !r.opts.AutoCreateRealms || r.autoN >= r.opts.MaxAutoRealms {
 		return nil, nil
 	}
-	realm := newRealm(r, RealmConfig{Name: name})
+	realm, err := newRealm(r, RealmConfig{Name: name})
+	if err != nil {
+		return nil, err
+	}
 	r.realms[name] = realm
 	r.autoN++
 	r.log.Info("realm auto-created", "realm", name)
@@ -210,10 +227,16 @@ func (r *Router) untrack(c *conn) {
 }
 
 // ServePeer runs WAMP sessions on p until the transport closes. It blocks,
-// and is the session's reader goroutine: messages are routed inline.
+// and is the session's reader goroutine: messages are routed inline. Every
+// authentication method a realm configures is allowed; see Handler for
+// listeners with restrictions.
 func (r *Router) ServePeer(ctx context.Context, p transport.Peer) {
+	r.serve(ctx, p, "")
+}
+
+func (r *Router) serve(ctx context.Context, p transport.Peer, listener string) {
 	info := p.Info()
-	c := &conn{router: r, peer: p, log: r.log.With("remote", info.RemoteAddr, "transport", info.Transport)}
+	c := &conn{router: r, peer: p, listener: listener, log: r.log.With("remote", info.RemoteAddr, "transport", info.Transport)}
 	if !r.track(c) {
 		p.Close("router shutting down")
 		return

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 	"github.com/switchyard/switchyard/transport"
@@ -17,10 +18,11 @@ import (
 // conn is one transport connection. It carries one session at a time: after
 // GOODBYE the same transport may open a new session with HELLO.
 type conn struct {
-	router  *Router
-	peer    transport.Peer
-	log     *slog.Logger
-	current atomic.Pointer[session]
+	router   *Router
+	peer     transport.Peer
+	log      *slog.Logger
+	listener string // the name of the listener it came through, or ""
+	current  atomic.Pointer[session]
 }
 
 func (c *conn) serve(ctx context.Context) {
@@ -37,12 +39,18 @@ func (c *conn) serve(ctx context.Context) {
 	}
 }
 
-// abort sends ABORT and reports that the transport must close.
+// abort sends ABORT; the caller then ends the transport.
 func (c *conn) abort(reason spec.URI, message string) {
-	frame, err := c.peer.Serializer().Encode(nil, &spec.Abort{Details: spec.Dict{"message": message}, Reason: reason})
-	if err == nil {
-		_ = c.peer.Send(frame)
+	c.send(abortMsg(reason, message))
+}
+
+// send encodes and queues a message outside of a session (handshake).
+func (c *conn) send(m spec.Message) error {
+	frame, err := c.peer.Serializer().Encode(nil, m)
+	if err != nil {
+		return err
 	}
+	return c.peer.Send(frame)
 }
 
 // handshake waits for HELLO and answers WELCOME or ABORT. It returns the
@@ -100,14 +108,14 @@ func (c *conn) handshake(ctx context.Context) *session {
 		c.abort(spec.ErrNoSuchRealm, "no realm "+string(hello.Realm))
 		return nil
 	}
-	id, ok := authenticate(hello)
-	if !ok {
-		r.stats.AuthFailures.Add(1)
-		c.log.Info("no acceptable authentication method", "realm", hello.Realm)
-		c.abort(spec.ErrNoAuthMethod, "no acceptable authentication method offered")
+	sessionID := spec.GlobalID()
+	id, refusal := c.authenticateHello(hctx, realm, hello, sessionID)
+	if refusal != nil {
+		c.send(refusal)
 		return nil
 	}
 	s := newSession(c, realm, hello, roles, id)
+	s.id = sessionID
 	if !realm.join(s) {
 		c.abort(spec.CloseSystemShutdown, "realm closing")
 		return nil
@@ -131,34 +139,11 @@ func hasClientRole(roles map[string]any) bool {
 	return false
 }
 
-// identity is who a session authenticated as.
+// identity is who a session authenticated as, in the fields the router
+// reads on every disclosure and filter.
 type identity struct {
 	authID, authRole, authMethod, authProvider string
 	authExtra                                  spec.Dict
-}
-
-// authenticate admits anonymous sessions. A client that offers methods but
-// not "anonymous" is refused: the router has no other method configured.
-func authenticate(hello *spec.Hello) (identity, bool) {
-	methods, present := hello.Details["authmethods"].([]any)
-	if present && len(methods) > 0 {
-		found := false
-		for _, m := range methods {
-			if s, _ := m.(string); s == "anonymous" {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return identity{}, false
-		}
-	}
-	return identity{
-		authID:       "anonymous-" + strconv.FormatUint(uint64(spec.GlobalID()), 36),
-		authRole:     "anonymous",
-		authMethod:   "anonymous",
-		authProvider: "static",
-	}, true
 }
 
 // session is one WAMP session within a realm.
@@ -170,7 +155,10 @@ type session struct {
 	realm *Realm
 	log   *slog.Logger
 	identity
-	roles spec.Dict
+	ident auth.Identity // for the authorizer
+	// trusted sessions (the router's internal caller) skip authorization.
+	trusted bool
+	roles   spec.Dict
 	// features the client announced, read by other sessions' goroutines.
 	calleeCanceling, calleeProgress, subscriberRevocation, calleeRevocation bool
 
@@ -196,14 +184,18 @@ type session struct {
 	testaments map[string][]testament
 }
 
-func newSession(c *conn, realm *Realm, hello *spec.Hello, roles spec.Dict, id identity) *session {
+func newSession(c *conn, realm *Realm, hello *spec.Hello, roles spec.Dict, id auth.Identity) *session {
 	s := &session{
-		id:            spec.GlobalID(),
-		conn:          c,
-		peer:          c.peer,
-		ser:           c.peer.Serializer(),
-		realm:         realm,
-		identity:      id,
+		id:    spec.GlobalID(),
+		conn:  c,
+		peer:  c.peer,
+		ser:   c.peer.Serializer(),
+		realm: realm,
+		ident: id,
+		identity: identity{
+			authID: id.AuthID, authRole: id.AuthRole, authMethod: id.AuthMethod,
+			authProvider: id.AuthProvider, authExtra: id.AuthExtra,
+		},
 		roles:         roles,
 		subscriptions: make(map[spec.ID]*subscription),
 		registrations: make(map[spec.ID]*registration),

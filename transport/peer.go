@@ -9,6 +9,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 
 	"github.com/switchyard/switchyard/serializer"
@@ -37,6 +38,9 @@ type Info struct {
 	RemoteAddr string
 	// TLS reports whether the connection is encrypted.
 	TLS bool
+	// TLSState is the connection's TLS state (nil on a plain connection),
+	// for certificate authentication and channel binding.
+	TLSState *tls.ConnectionState
 	// MaxRecv and MaxSend are the largest message sizes, in bytes, this side
 	// accepts and may send; 0 means no limit.
 	MaxRecv, MaxSend int

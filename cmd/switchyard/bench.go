@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -212,13 +213,19 @@ func runBench(c *cli.Context, sc bench.Scenario) error {
 	out := c.App.Writer
 
 	router := bench.Target{Label: "router", URL: c.String("url"), PID: c.Int("pid")}
-	if c.String("profile-router") != "" || c.String("profile-router-mem") != "" {
+	profiling := c.String("profile-router") != "" || c.String("profile-router-mem") != ""
+	if profiling {
 		url, done, err := profileRouter(ctx, c, router.URL)
 		if err != nil {
 			return err
 		}
 		defer done()
 		router.URL, router.PID = url, 0
+		if idle, ok := sc.(*bench.Idle); ok && c.String("profile-router-mem") != "" {
+			// What idle sessions hold is the heap while they are open.
+			path := c.String("profile-router-mem") + ".inuse"
+			idle.Held = func() { writeHeapProfile(c, path) }
+		}
 	}
 	var targets []bench.Target
 	if c.Bool("baseline") || c.String("baseline-url") != "" {
@@ -245,6 +252,9 @@ func runBench(c *cli.Context, sc bench.Scenario) error {
 	}
 	rep, err := bench.Run(ctx, sc, targets...)
 	stopBar() // before the table
+	if r := rep.Run("router"); profiling && r != nil {
+		r.Notes = append(r.Notes, "the router ran in this process for profiling: the generator's CPU includes the router's, and the rates are not comparable with a router in its own process")
+	}
 	return report(c, rep, err)
 }
 
@@ -418,6 +428,19 @@ func profileRouter(ctx context.Context, c *cli.Context, target string) (string, 
 		url = ir.WebSocketURL()
 	}
 	return url, done, nil
+}
+
+// writeHeapProfile writes the in-use heap after a collection.
+func writeHeapProfile(c *cli.Context, path string) {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(c.App.ErrWriter, "heap profile:", err)
+		return
+	}
+	defer f.Close()
+	pprof.Lookup("heap").WriteTo(f, 0)
+	fmt.Fprintf(c.App.ErrWriter, "in-use heap with the sessions open: %s (go tool pprof -sample_index=inuse_space %s)\n", path, path)
 }
 
 // isTerminal reports whether w is a character device (a terminal).

@@ -33,6 +33,8 @@ func newApp() *cli.App {
 		Version: versionString(),
 		Commands: []*cli.Command{
 			serveCommand(),
+			keygenCommand(),
+			deriveCommand(),
 			benchCommand(),
 			{
 				Name:  "version",

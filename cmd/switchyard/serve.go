@@ -2,28 +2,25 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 	"github.com/switchyard/switchyard/transport"
-	"github.com/switchyard/switchyard/transport/rawsocket"
-	"github.com/switchyard/switchyard/transport/websocket"
 )
 
 func env(name string) []string { return []string{"SWITCHYARD_" + name} }
@@ -47,6 +44,11 @@ turns a listener off.`,
 			&cli.StringFlag{Name: "listen-tls", EnvVars: env("LISTEN_TLS"), Usage: "one TLS port for both WebSocket and RawSocket"},
 			&cli.StringFlag{Name: "tls-cert", EnvVars: env("TLS_CERT"), Usage: "TLS certificate file (PEM)"},
 			&cli.StringFlag{Name: "tls-key", EnvVars: env("TLS_KEY"), Usage: "TLS private key file (PEM)"},
+			&cli.StringFlag{Name: "config", EnvVars: env("CONFIG"), Usage: "YAML file with listeners, realms, roles, permissions and principals (see README)"},
+			&cli.StringSliceFlag{Name: "ticket", EnvVars: env("TICKET"), Usage: "a ticket principal AUTHID:TICKET[:ROLE] on the --realm realms (repeatable; role default user, allowed everything)"},
+			&cli.StringSliceFlag{Name: "cryptosign", EnvVars: env("CRYPTOSIGN"), Usage: "a cryptosign principal AUTHID:PUBKEY[:ROLE] (hex Ed25519 public key) on the --realm realms (repeatable)"},
+			&cli.BoolFlag{Name: "no-anonymous", EnvVars: env("NO_ANONYMOUS"), Usage: "refuse anonymous sessions on the --realm realms"},
+			&cli.BoolFlag{Name: "auth-rate-limit", Value: true, EnvVars: env("AUTH_RATE_LIMIT"), Usage: "slow down repeated authentication failures from one address"},
 			&cli.StringSliceFlag{Name: "realm", Value: cli.NewStringSlice("realm1"), EnvVars: env("REALM"), Usage: "realm to serve (repeatable)"},
 			&cli.BoolFlag{Name: "auto-realms", EnvVars: env("AUTO_REALMS"), Usage: "create a realm on the first HELLO that names it"},
 			&cli.IntFlag{Name: "max-auto-realms", Value: 1024, EnvVars: env("MAX_AUTO_REALMS"), Usage: "most realms --auto-realms may create"},
@@ -100,9 +102,28 @@ func runServe(c *cli.Context) error {
 			sers = append(sers, s)
 		}
 	}
-	var realms []router.RealmConfig
-	for _, name := range c.StringSlice("realm") {
-		realms = append(realms, router.RealmConfig{Name: spec.URI(name)})
+	var cfg *auth.Config
+	if path := c.String("config"); path != "" {
+		if cfg, err = auth.LoadConfig(path); err != nil {
+			return err // names the file, line and field
+		}
+		for _, w := range cfg.Warnings {
+			log.Warn("config: " + w)
+		}
+	}
+	realms, err := realmConfigs(c, cfg)
+	if err != nil {
+		return err
+	}
+	var limiter *auth.RateLimiter
+	if c.Bool("auth-rate-limit") {
+		limiter = auth.NewRateLimiter(auth.RateLimitOptions{})
+	}
+	listeners := map[string]*auth.Listener{}
+	if cfg != nil {
+		for i := range cfg.Listeners {
+			listeners[cfg.Listeners[i].Name] = &cfg.Listeners[i]
+		}
 	}
 	r, err := router.New(router.Options{
 		Realms:                     realms,
@@ -114,13 +135,15 @@ func runServe(c *cli.Context) error {
 		MaxCallsPerSession:         c.Int("max-calls-per-session"),
 		MaxSubscriptionsPerSession: c.Int("max-subscriptions-per-session"),
 		MaxRegistrationsPerSession: c.Int("max-registrations-per-session"),
+		Listeners:                  listeners,
+		RateLimiter:                limiter,
 		Agent:                      "switchyard-" + versionString(),
 		Logger:                     log,
 	})
 	if err != nil {
 		return err
 	}
-	topts := transport.Options{
+	ws := transport.Options{
 		MaxMessageSize: c.Int("max-message-size"),
 		QueueMaxBytes:  c.Int("queue-max-bytes"),
 		QueueMaxFrames: c.Int("queue-max-messages"),
@@ -130,168 +153,211 @@ func runServe(c *cli.Context) error {
 	// RawSocket PING is off by default: autobahn-python 22.x fails on it
 	// (it reads the PING header as a frame length). TCP keepalive still
 	// finds half-open connections.
-	rsopts := topts
-	rsopts.PingInterval = pingInterval(c.Duration("rawsocket-ping-interval"))
-	srv := &server{
-		router: r,
-		log:    log,
-		raw:    rawsocket.NewServer(r, rawsocket.ServerOptions{Options: rsopts, Serializers: sers, HandshakeTimeout: c.Duration("handshake-timeout")}),
-		ws:     websocket.NewHandler(r, websocket.ServerOptions{Options: topts, Serializers: sers}),
+	rs := ws
+	rs.PingInterval = pingInterval(c.Duration("rawsocket-ping-interval"))
+	srv := &server{router: r, log: log, sers: sers, ws: ws, rs: rs, hsTO: c.Duration("handshake-timeout")}
+
+	specs, err := listenerSpecs(c, cfg)
+	if err != nil {
+		return err
 	}
-	var tlsConfig *tls.Config
-	if c.String("tls-cert") != "" || c.String("tls-key") != "" {
-		tlsConfig, err = transport.ServerTLSConfig(c.String("tls-cert"), c.String("tls-key"))
-		if err != nil {
-			return err
-		}
-	}
-	needTLS := func(flag string) error {
-		if tlsConfig == nil {
-			return fmt.Errorf("--%s needs --tls-cert and --tls-key", flag)
-		}
-		return nil
-	}
-	type listener struct {
-		flag, network, addr string
-		tls                 bool
-		kind                string
-	}
-	specs := []listener{
-		{"ws", "tcp", c.String("ws"), false, "ws"},
-		{"rawsocket", "tcp", c.String("rawsocket"), false, "rs"},
-		{"unix", "unix", c.String("unix"), false, "rs"},
-		{"listen", "tcp", c.String("listen"), false, "both"},
-		{"wss", "tcp", c.String("wss"), true, "ws"},
-		{"rawsocket-tls", "tcp", c.String("rawsocket-tls"), true, "rs"},
-		{"listen-tls", "tcp", c.String("listen-tls"), true, "both"},
+	anonymous := false
+	for _, rc := range realms {
+		anonymous = anonymous || rc.Auth == nil || rc.Auth.Anonymous != nil
 	}
 	names := serializerNames(sers)
 	var urls []string
 	for _, l := range specs {
-		if l.addr == "" {
-			continue
-		}
-		if l.tls {
-			if err := needTLS(l.flag); err != nil {
-				return err
-			}
-		}
-		if l.network == "unix" {
-			_ = os.Remove(l.addr) // a stale socket from an earlier run
-		}
-		ln, err := net.Listen(l.network, l.addr)
+		u, err := srv.listen(l)
 		if err != nil {
 			srv.closeListeners()
-			return fmt.Errorf("--%s: %w", l.flag, err)
+			return err
 		}
-		if l.tls {
-			ln = tls.NewListener(ln, tlsConfig)
+		for _, url := range u {
+			log.Info("listening", "url", url, "serializers", names, "listener", l.name)
 		}
-		srv.start(l.kind, ln)
-		for _, u := range listenerURLs(l.kind, l.network, ln.Addr().String(), l.tls) {
-			urls = append(urls, u)
-			log.Info("listening", "url", u, "serializers", names)
-			if l.network == "tcp" && !isLoopback(ln.Addr()) {
-				log.Warn("anonymous sessions have full access on a non-loopback address", "address", ln.Addr().String())
-			}
+		urls = append(urls, u...)
+		if anonymous && !isLoopback(l.network, l.addr) {
+			log.Warn("anonymous sessions are allowed on a non-loopback address", "address", l.addr)
 		}
 	}
-	if len(srv.listeners) == 0 {
-		return errors.New("no listener configured: set at least one of --ws, --rawsocket, --unix, --listen")
+	if len(specs) == 0 {
+		return errors.New("no listener configured: set at least one of --ws, --rawsocket, --unix, --listen (or listeners in --config)")
 	}
-	log.Info("switchyard ready", "version", versionString(), "realms", c.StringSlice("realm"))
+	realmNames := make([]string, len(realms))
+	for i, rc := range realms {
+		realmNames[i] = string(rc.Name)
+	}
+	log.Info("switchyard ready", "version", versionString(), "realms", realmNames)
 	fmt.Fprintf(c.App.Writer, "Switchyard %s is routing realm(s) %s (serializers %s). Connect to:\n",
-		versionString(), strings.Join(c.StringSlice("realm"), ", "), names)
+		versionString(), strings.Join(realmNames, ", "), names)
 	for _, u := range urls {
 		fmt.Fprintf(c.App.Writer, "  %s\n", u)
 	}
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var failed error
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
-	case err := <-srv.errs:
-		log.Error("listener failed", "error", err)
-		defer os.Exit(1)
+	case failed = <-srv.errs:
+		log.Error("listener failed", "error", failed)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
 	defer cancel()
-	return srv.shutdown(sctx)
+	srv.shutdown(sctx)
+	return failed
 }
 
-// server owns the listeners and the goroutines that serve them.
-type server struct {
-	router *router.Router
-	log    *slog.Logger
-	raw    *rawsocket.Server
-	ws     *websocket.Handler
-
-	listeners []net.Listener
-	https     []*http.Server
-	wg        sync.WaitGroup
-	errs      chan error
-}
-
-func (s *server) start(kind string, ln net.Listener) {
-	if s.errs == nil {
-		s.errs = make(chan error, 8)
+// realmConfigs builds the realms: those of the config file, and those the
+// --realm flag names (all of them without a config file; with one, only
+// when the flag is set). Flag realms admit anonymous sessions (unless
+// --no-anonymous) and the --ticket and --cryptosign principals.
+func realmConfigs(c *cli.Context, cfg *auth.Config) ([]router.RealmConfig, error) {
+	var out []router.RealmConfig
+	seen := map[spec.URI]bool{}
+	if cfg != nil {
+		for _, rc := range cfg.Realms {
+			out = append(out, router.RealmConfig{Name: rc.Name, Auth: rc})
+			seen[rc.Name] = true
+		}
 	}
-	s.listeners = append(s.listeners, ln)
-	serve := func(fn func() error) {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			if err := fn(); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
-				s.errs <- err
-			}
-		}()
+	if cfg != nil && !c.IsSet("realm") {
+		return out, nil
 	}
-	switch kind {
-	case "rs":
-		serve(func() error { return s.raw.Serve(ln) })
-	case "ws":
-		hs := &http.Server{Handler: s.ws, ReadHeaderTimeout: 10 * time.Second}
-		s.https = append(s.https, hs)
-		serve(func() error { return hs.Serve(ln) })
-	case "both":
-		hs := &http.Server{Handler: s.ws, ReadHeaderTimeout: 10 * time.Second}
-		s.https = append(s.https, hs)
-		raw, web := transport.SniffListener(ln, 10*time.Second)
-		serve(func() error { return s.raw.Serve(raw) })
-		serve(func() error { return hs.Serve(web) })
-	}
-}
-
-func (s *server) closeListeners() {
-	for _, ln := range s.listeners {
-		ln.Close()
-	}
-}
-
-// shutdown stops accepting, says GOODBYE to every session through the
-// router, then waits for the transports to finish, all within ctx.
-func (s *server) shutdown(ctx context.Context) error {
-	s.closeListeners()
-	err := s.router.Shutdown(ctx)
-	for _, hs := range s.https {
-		// WebSocket connections are hijacked: http.Server.Shutdown waits
-		// only for plain HTTP requests; the handler waits for the rest.
-		hs.Shutdown(ctx)
-	}
-	if werr := s.ws.Shutdown(ctx); err == nil {
-		err = werr
-	}
-	if rerr := s.raw.Shutdown(ctx); err == nil {
-		err = rerr
-	}
-	s.wg.Wait()
+	principals, roles, err := flagPrincipals(c)
 	if err != nil {
-		s.log.Warn("shutdown deadline passed; remaining connections closed", "error", err)
-	} else {
-		s.log.Info("shutdown complete")
+		return nil, err
 	}
-	return nil
+	for _, name := range c.StringSlice("realm") {
+		if seen[spec.URI(name)] {
+			continue
+		}
+		seen[spec.URI(name)] = true
+		rc := &auth.RealmConfig{Name: spec.URI(name), Principals: principals}
+		for _, role := range roles {
+			rc.Roles = append(rc.Roles, fullAccess(role))
+		}
+		if !c.Bool("no-anonymous") {
+			rc.Anonymous = &auth.AnonymousOptions{Role: "anonymous"}
+			rc.Roles = append(rc.Roles, fullAccess("anonymous"))
+		}
+		out = append(out, router.RealmConfig{Name: rc.Name, Auth: rc})
+	}
+	return out, nil
+}
+
+// fullAccess is a role allowed everything (but, as always, registering or
+// publishing under wamp.): what flag-defined principals get.
+func fullAccess(name string) auth.Role {
+	return auth.Role{Name: name, Permissions: []auth.Permission{{
+		URI: "", Match: spec.MatchPrefix, Call: true, Register: true, Publish: true, Subscribe: true,
+	}}}
+}
+
+// flagPrincipals parses --ticket AUTHID:TICKET[:ROLE] and
+// --cryptosign AUTHID:PUBKEY[:ROLE] (role default "user").
+func flagPrincipals(c *cli.Context) ([]auth.Principal, []string, error) {
+	var ps []auth.Principal
+	roles := map[string]bool{}
+	var roleList []string
+	parse := func(flag, v string) (authid, secret, role string, err error) {
+		parts := strings.Split(v, ":")
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+			return "", "", "", fmt.Errorf("--%s %q: want AUTHID:%s[:ROLE]", flag, v, map[string]string{"ticket": "TICKET", "cryptosign": "PUBKEY"}[flag])
+		}
+		role = "user"
+		if len(parts) == 3 && parts[2] != "" {
+			role = parts[2]
+		}
+		if !roles[role] {
+			roles[role] = true
+			roleList = append(roleList, role)
+		}
+		return parts[0], parts[1], role, nil
+	}
+	for _, v := range c.StringSlice("ticket") {
+		authid, ticket, role, err := parse("ticket", v)
+		if err != nil {
+			return nil, nil, err
+		}
+		ps = append(ps, auth.Principal{AuthID: authid, Role: role, Ticket: auth.PlainTicket(ticket)})
+	}
+	for _, v := range c.StringSlice("cryptosign") {
+		authid, pub, role, err := parse("cryptosign", v)
+		if err != nil {
+			return nil, nil, err
+		}
+		key, err := auth.ParseCryptosignPublicKey(pub)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--cryptosign %s: %w", authid, err)
+		}
+		ps = append(ps, auth.Principal{AuthID: authid, Role: role, Cryptosign: []ed25519.PublicKey{key}})
+	}
+	return ps, roleList, nil
+}
+
+// listenerSpecs lists the endpoints to open: every flag listener (without a
+// config file; with one, the flags that are set), then the config file's
+// listeners, whose authentication methods the router restricts by name.
+func listenerSpecs(c *cli.Context, cfg *auth.Config) ([]listenerSpec, error) {
+	var tlsConfig *tls.Config
+	if c.String("tls-cert") != "" || c.String("tls-key") != "" {
+		var err error
+		if tlsConfig, err = transport.ServerTLSConfig(c.String("tls-cert"), c.String("tls-key")); err != nil {
+			return nil, err
+		}
+	}
+	flags := []struct {
+		flag, network, kind string
+		secure              bool
+	}{
+		{"ws", "tcp", "ws", false},
+		{"rawsocket", "tcp", "rs", false},
+		{"unix", "unix", "rs", false},
+		{"listen", "tcp", "both", false},
+		{"wss", "tcp", "ws", true},
+		{"rawsocket-tls", "tcp", "rs", true},
+		{"listen-tls", "tcp", "both", true},
+	}
+	var specs []listenerSpec
+	for _, f := range flags {
+		addr := c.String(f.flag)
+		if addr == "" || (cfg != nil && len(cfg.Listeners) > 0 && !c.IsSet(f.flag)) {
+			continue
+		}
+		l := listenerSpec{origin: "--" + f.flag, network: f.network, addr: addr, kind: f.kind}
+		if f.secure {
+			if tlsConfig == nil {
+				return nil, fmt.Errorf("--%s needs --tls-cert and --tls-key", f.flag)
+			}
+			l.tls = tlsConfig
+		}
+		specs = append(specs, l)
+	}
+	if cfg != nil {
+		for _, cl := range cfg.Listeners {
+			l := listenerSpec{name: cl.Name, origin: "config listener " + cl.Name, network: "tcp", addr: cl.Address}
+			switch cl.Transport {
+			case auth.TransportWebSocket:
+				l.kind = "ws"
+			case auth.TransportRawSocket:
+				l.kind = "rs"
+			case auth.TransportUnix:
+				l.kind, l.network = "rs", "unix"
+			case auth.TransportListen:
+				l.kind = "both"
+			}
+			tc, err := cl.TLSConfig()
+			if err != nil {
+				return nil, fmt.Errorf("config listener %s: %w", cl.Name, err)
+			}
+			l.tls = tc
+			specs = append(specs, l)
+		}
+	}
+	return specs, nil
 }
 
 // pingInterval maps the CLI's "0 disables" to the transport's "negative
@@ -309,26 +375,4 @@ func serializerNames(sers []serializer.Serializer) string {
 		names[i] = s.Name()
 	}
 	return strings.Join(names, ",")
-}
-
-func listenerURLs(kind, network, addr string, secure bool) []string {
-	if network == "unix" {
-		return []string{"unix://" + addr}
-	}
-	ws, rs := "ws://", "rs://"
-	if secure {
-		ws, rs = "wss://", "rss://"
-	}
-	switch kind {
-	case "ws":
-		return []string{ws + addr + "/"}
-	case "rs":
-		return []string{rs + addr}
-	}
-	return []string{ws + addr + "/", rs + addr}
-}
-
-func isLoopback(a net.Addr) bool {
-	tcp, ok := a.(*net.TCPAddr)
-	return !ok || tcp.IP.IsLoopback()
 }

@@ -167,6 +167,53 @@ func startRouter(t *testing.T, extra ...string) *routerProc {
 	return p
 }
 
+// startRouterWith runs the router with exactly args, waiting until every
+// address in wait accepts connections.
+func startRouterWith(t *testing.T, wait []string, args ...string) *routerProc {
+	t.Helper()
+	p := &routerProc{
+		cmd:    exec.Command(routerBinary, args...),
+		log:    &syncBuffer{},
+		stdout: &syncBuffer{},
+		exited: make(chan error, 1),
+	}
+	p.cmd.Stderr, p.cmd.Stdout = p.log, p.stdout
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.exited <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-p.exited:
+			if err != nil {
+				t.Errorf("router exited with %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			p.cmd.Process.Kill()
+			t.Errorf("router did not exit after SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("router log:\n%s", p.log.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for _, addr := range wait {
+		for {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("router never listened on %s; log:\n%s", addr, p.log.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return p
+}
+
 // writeCert writes a self-signed certificate for 127.0.0.1.
 func writeCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/leakcheck"
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 	"github.com/switchyard/switchyard/transport"
-	"github.com/switchyard/switchyard/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

@@ -90,6 +90,7 @@ func newPeer(conn net.Conn, br *bufio.Reader, s serializer.Serializer, maxRecv, 
 		Protocol:   "wamp.2." + s.Name(),
 		RemoteAddr: peerutil.RemoteAddr(conn),
 		TLS:        peerutil.IsTLS(conn),
+		TLSState:   peerutil.TLSState(conn),
 		MaxRecv:    maxRecv,
 		MaxSend:    maxSend,
 	}

@@ -121,6 +121,7 @@ func Dial(ctx context.Context, url string, opts DialOptions) (transport.Peer, er
 		Protocol:   proto,
 		RemoteAddr: peerutil.RemoteAddr(nc),
 		TLS:        peerutil.IsTLS(nc),
+		TLSState:   peerutil.TLSState(nc),
 		MaxRecv:    o.MaxMessageSize,
 		MaxSend:    o.MaxMessageSize,
 	}

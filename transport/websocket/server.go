@@ -3,6 +3,7 @@ package websocket
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -159,6 +160,7 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Protocol:   proto,
 		RemoteAddr: r.RemoteAddr,
 		TLS:        r.TLS != nil || peerutil.IsTLS(rec.conn),
+		TLSState:   tlsState(r, rec.conn),
 		MaxRecv:    hd.opts.MaxMessageSize,
 		MaxSend:    hd.opts.MaxMessageSize,
 	}
@@ -282,4 +284,13 @@ func headerHasToken(h http.Header, key, token string) bool {
 		}
 	}
 	return false
+}
+
+// tlsState is the request's TLS state; behind the one-port sniffer the
+// request carries none, so the hijacked connection is asked.
+func tlsState(r *http.Request, c net.Conn) *tls.ConnectionState {
+	if r.TLS != nil {
+		return r.TLS
+	}
+	return peerutil.TLSState(c)
 }

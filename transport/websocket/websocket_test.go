@@ -16,10 +16,10 @@ import (
 
 	ws "github.com/coder/websocket"
 
+	"github.com/switchyard/switchyard/internal/leakcheck"
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 	"github.com/switchyard/switchyard/transport"
-	"github.com/switchyard/switchyard/internal/leakcheck"
 	"github.com/switchyard/switchyard/transport/internal/testcert"
 )
 

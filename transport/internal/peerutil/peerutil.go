@@ -205,6 +205,24 @@ func IsTLS(c net.Conn) bool {
 	return false
 }
 
+// TLSState returns the TLS state of c, unwrapping it as IsTLS does, or nil
+// for a plain connection. Authentication needs it: TLS client certificates
+// and channel binding (tls-unique, tls-exporter).
+func TLSState(c net.Conn) *tls.ConnectionState {
+	for c != nil {
+		if t, ok := c.(*tls.Conn); ok {
+			cs := t.ConnectionState()
+			return &cs
+		}
+		u, ok := c.(netConner)
+		if !ok {
+			return nil
+		}
+		c = u.NetConn()
+	}
+	return nil
+}
+
 // RawConn returns the innermost connection under c's wrappers. Closing it
 // never blocks, unlike closing a *tls.Conn, which may wait to send its
 // close_notify alert; code that must not block (a Send that finds a slow

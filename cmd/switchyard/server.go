@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/serializer"
+	"github.com/switchyard/switchyard/transport"
+	"github.com/switchyard/switchyard/transport/rawsocket"
+	"github.com/switchyard/switchyard/transport/websocket"
+)
+
+// listenerSpec is one endpoint to listen on, from a flag or the config file.
+type listenerSpec struct {
+	name    string // for logs and per-listener auth ("" → the router's own handler)
+	origin  string // the flag or config entry, for error messages
+	network string // tcp or unix
+	addr    string
+	kind    string // ws, rs or both
+	tls     *tls.Config
+}
+
+// server owns the listeners, the transport servers behind them and the
+// goroutines that serve them.
+type server struct {
+	router *router.Router
+	log    *slog.Logger
+	sers   []serializer.Serializer
+	ws     transport.Options // WebSocket transport options
+	rs     transport.Options // RawSocket transport options
+	hsTO   time.Duration     // handshake timeout
+
+	listeners []net.Listener
+	raws      []*rawsocket.Server
+	webs      []*websocket.Handler
+	https     []*http.Server
+	wg        sync.WaitGroup
+	errs      chan error
+}
+
+// listen opens l and starts serving it. It returns the URLs clients use.
+func (s *server) listen(l listenerSpec) ([]string, error) {
+	if s.errs == nil {
+		s.errs = make(chan error, 16)
+	}
+	if l.network == "unix" {
+		_ = os.Remove(l.addr) // a stale socket from an earlier run
+	}
+	ln, err := net.Listen(l.network, l.addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.origin, err)
+	}
+	if l.tls != nil {
+		ln = tls.NewListener(ln, l.tls)
+	}
+	s.listeners = append(s.listeners, ln)
+	var h transport.Handler = s.router
+	if l.name != "" {
+		h = s.router.Handler(l.name)
+	}
+	raw := func() *rawsocket.Server {
+		srv := rawsocket.NewServer(h, rawsocket.ServerOptions{Options: s.rs, Serializers: s.sers, HandshakeTimeout: s.hsTO})
+		s.raws = append(s.raws, srv)
+		return srv
+	}
+	web := func() *http.Server {
+		wh := websocket.NewHandler(h, websocket.ServerOptions{Options: s.ws, Serializers: s.sers})
+		s.webs = append(s.webs, wh)
+		hs := &http.Server{Handler: wh, ReadHeaderTimeout: s.hsTO}
+		s.https = append(s.https, hs)
+		return hs
+	}
+	switch l.kind {
+	case "rs":
+		srv := raw()
+		s.serve(func() error { return srv.Serve(ln) })
+	case "ws":
+		hs := web()
+		s.serve(func() error { return hs.Serve(ln) })
+	case "both":
+		srv, hs := raw(), web()
+		rl, wl := transport.SniffListener(ln, s.hsTO)
+		s.serve(func() error { return srv.Serve(rl) })
+		s.serve(func() error { return hs.Serve(wl) })
+	}
+	return listenerURLs(l.kind, l.network, ln.Addr().String(), l.tls != nil), nil
+}
+
+// serve runs fn in a goroutine the server waits for at shutdown.
+func (s *server) serve(fn func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := fn(); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
+			s.errs <- err
+		}
+	}()
+}
+
+func (s *server) closeListeners() {
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+}
+
+// shutdown stops accepting, says GOODBYE to every session through the
+// router, then waits for the transports to finish, all within ctx.
+func (s *server) shutdown(ctx context.Context) {
+	s.closeListeners()
+	err := s.router.Shutdown(ctx)
+	for _, hs := range s.https {
+		// WebSocket connections are hijacked: http.Server.Shutdown waits
+		// only for plain HTTP requests; the handler waits for the rest.
+		hs.Shutdown(ctx)
+	}
+	for _, wh := range s.webs {
+		if werr := wh.Shutdown(ctx); err == nil {
+			err = werr
+		}
+	}
+	for _, srv := range s.raws {
+		if rerr := srv.Shutdown(ctx); err == nil {
+			err = rerr
+		}
+	}
+	s.wg.Wait()
+	if err != nil {
+		s.log.Warn("shutdown deadline passed; remaining connections closed", "error", err)
+	} else {
+		s.log.Info("shutdown complete")
+	}
+}
+
+func listenerURLs(kind, network, addr string, secure bool) []string {
+	if network == "unix" {
+		return []string{"unix://" + addr}
+	}
+	ws, rs := "ws://", "rs://"
+	if secure {
+		ws, rs = "wss://", "rss://"
+	}
+	switch kind {
+	case "ws":
+		return []string{ws + addr + "/"}
+	case "rs":
+		return []string{rs + addr}
+	}
+	return []string{ws + addr + "/", rs + addr}
+}
+
+func isLoopback(network, addr string) bool {
+	if network == "unix" {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
