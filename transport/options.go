@@ -37,6 +37,11 @@ const (
 // Options configure a Peer. The zero value means sensible defaults; every
 // transport applies [Options.WithDefaults].
 type Options struct {
+	// Limiter, shared by every server of the router, bounds concurrent
+	// connections in all and per remote address. nil limits nothing.
+	// RawSocket refuses with handshake error 4, WebSocket with HTTP 503.
+	Limiter *ConnLimiter
+
 	// MaxMessageSize is the largest message, in bytes, this side accepts.
 	// A larger incoming message fails the connection. 0 means
 	// DefaultMaxMessageSize. RawSocket can announce only powers of two from

@@ -56,6 +56,8 @@ turns a listener off.`,
 			&cli.IntFlag{Name: "max-message-size", Value: 16 << 20, EnvVars: env("MAX_MESSAGE_SIZE"), Usage: "largest message accepted, in bytes"},
 			&cli.IntFlag{Name: "queue-max-bytes", Value: 4 << 20, EnvVars: env("QUEUE_MAX_BYTES"), Usage: "per-session outbound queue limit in bytes; a session past it is disconnected as a slow consumer"},
 			&cli.IntFlag{Name: "queue-max-messages", Value: 8192, EnvVars: env("QUEUE_MAX_MESSAGES"), Usage: "per-session outbound queue limit in messages"},
+			&cli.IntFlag{Name: "max-sessions", EnvVars: env("MAX_SESSIONS"), Usage: "connections the router accepts at once, all listeners together (0: unlimited); RawSocket clients past it get handshake error 4, WebSocket clients HTTP 503"},
+			&cli.IntFlag{Name: "max-sessions-per-address", EnvVars: env("MAX_SESSIONS_PER_ADDRESS"), Usage: "connections one IP address may hold at once (0: unlimited)"},
 			&cli.IntFlag{Name: "max-calls-per-session", Value: 4096, EnvVars: env("MAX_CALLS_PER_SESSION"), Usage: "calls one session may have in flight"},
 			&cli.IntFlag{Name: "max-subscriptions-per-session", Value: 10000, EnvVars: env("MAX_SUBSCRIPTIONS_PER_SESSION"), Usage: "subscriptions one session may hold"},
 			&cli.IntFlag{Name: "max-registrations-per-session", Value: 10000, EnvVars: env("MAX_REGISTRATIONS_PER_SESSION"), Usage: "registrations one session may hold"},
@@ -144,6 +146,7 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	ws := transport.Options{
+		Limiter:        &transport.ConnLimiter{MaxTotal: c.Int("max-sessions"), MaxPerAddr: c.Int("max-sessions-per-address")},
 		MaxMessageSize: c.Int("max-message-size"),
 		QueueMaxBytes:  c.Int("queue-max-bytes"),
 		QueueMaxFrames: c.Int("queue-max-messages"),

@@ -258,3 +258,33 @@ func TestGarbageGetsTheSpecsAnswer(t *testing.T) {
 		t.Error("protocol violations were not logged")
 	}
 }
+
+// TestConnectionLimits: the per-address limit spans every listener;
+// RawSocket answers handshake error 4, WebSocket HTTP 503, and a freed slot
+// is usable again.
+func TestConnectionLimits(t *testing.T) {
+	p := startRouter(t, "--max-sessions-per-address", "2")
+	a := connect(t, p, "rawsocket", "msgpack")
+	connect(t, p, "ws", "json")
+	rs := strings.TrimPrefix(p.urls["rawsocket"], "rs://")
+	c := dialRaw(t, rs)
+	if reply := rsHandshake(t, c, 0xf2); reply != [4]byte{0x7f, 0x40, 0, 0} {
+		t.Fatalf("reply %x, want error 4 (maximum connection count)", reply)
+	}
+	if _, err := client.Connect(ctxT(t, 5*time.Second), p.urls["ws"], client.Config{}); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("WebSocket past the limit: %v, want HTTP 503", err)
+	}
+	a.Close(ctxT(t, 5*time.Second))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := client.Connect(ctxT(t, 5*time.Second), p.urls["rawsocket"], client.Config{})
+		if err == nil {
+			c.Close(ctxT(t, 5*time.Second))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the freed slot never came back: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -192,6 +192,7 @@ func (s *Server) serveTracked(c net.Conn) {
 		return
 	}
 	defer s.sessions.Add(-1)
+	defer s.opts.Limiter.Release(peerutil.RemoteAddr(c))
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
@@ -225,6 +226,9 @@ func (s *Server) handshake(c net.Conn) *peer {
 		if n := s.sessions.Add(1); s.opts.MaxConns > 0 && n > int64(s.opts.MaxConns) {
 			s.sessions.Add(-1)
 			v = verdict{reply: refusal(CodeMaxConnections), code: CodeMaxConnections}
+		} else if !s.opts.Limiter.Acquire(remote) {
+			s.sessions.Add(-1)
+			v = verdict{reply: refusal(CodeMaxConnections), code: CodeMaxConnections}
 		}
 	}
 	if v.noReply {
@@ -240,6 +244,7 @@ func (s *Server) handshake(c net.Conn) *peer {
 		}
 		if v.ok {
 			s.sessions.Add(-1)
+			s.opts.Limiter.Release(remote)
 		}
 		c.Close()
 		return nil

@@ -141,6 +141,12 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer hd.leave()
+	if !hd.opts.Limiter.Acquire(r.RemoteAddr) {
+		hd.log.Info("refused: maximum connection count reached", "remote", r.RemoteAddr)
+		http.Error(w, "maximum connection count reached", http.StatusServiceUnavailable)
+		return
+	}
+	defer hd.opts.Limiter.Release(r.RemoteAddr)
 
 	rec := &hijackRecorder{ResponseWriter: w}
 	opts := *hd.accept
