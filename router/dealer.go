@@ -509,6 +509,20 @@ func (d *dealer) cancel(s *session, m *spec.Cancel) {
 	}
 }
 
+// failCallsOf answers every call s has in flight as a caller with
+// wamp.error.canceled, for a shutdown: no call is left unanswered.
+func (d *dealer) failCallsOf(s *session, message string) {
+	s.mu.Lock()
+	calls := make([]*call, 0, len(s.calls))
+	for _, c := range s.calls {
+		calls = append(calls, c)
+	}
+	s.mu.Unlock()
+	for _, c := range calls {
+		d.fail(c, spec.ErrCanceled, message)
+	}
+}
+
 // removeSession drops s's registrations and ends its calls: callers of its
 // pending invocations get wamp.error.canceled, and callees of its own calls
 // are interrupted (killnowait) when they support canceling.

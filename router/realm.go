@@ -20,6 +20,10 @@ type Realm struct {
 	internal     *session
 	internalPeer *internalPeer
 
+	// routeMu is held shared while a message is routed and exclusively by
+	// closeAll, which must see routing at rest.
+	routeMu sync.RWMutex
+
 	mu       sync.RWMutex // guards the fields below
 	sessions map[spec.ID]*session
 	closing  bool
@@ -94,7 +98,16 @@ func (realm *Realm) emit(events []metaEvent) {
 }
 
 // closeAll says GOODBYE to every session, for shutdown.
+//
+// It waits for the messages being routed, then, with routing held still:
+// marks every session closing (later messages are ignored, so nothing more
+// is acknowledged), answers every call in flight with wamp.error.canceled,
+// and queues the GOODBYEs. Whatever a client had acknowledged is thereby
+// queued to its subscribers ahead of their GOODBYE, and no call is left
+// without an answer.
 func (realm *Realm) closeAll(reason spec.URI, message string) {
+	realm.routeMu.Lock()
+	defer realm.routeMu.Unlock()
 	realm.mu.Lock()
 	realm.closing = true
 	sessions := make([]*session, 0, len(realm.sessions))
@@ -103,7 +116,13 @@ func (realm *Realm) closeAll(reason spec.URI, message string) {
 	}
 	realm.mu.Unlock()
 	for _, s := range sessions {
-		s.close(reason, message)
+		s.closing.Store(true)
+	}
+	for _, s := range sessions {
+		realm.dealer.failCallsOf(s, message)
+	}
+	for _, s := range sessions {
+		s.sayGoodbye(reason, message)
 	}
 }
 

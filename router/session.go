@@ -230,90 +230,96 @@ func (s *session) run(ctx context.Context) (reuse bool) {
 			return false
 		}
 		r.stats.MessagesIn.Add(1)
-		if s.closing.Load() {
-			// We said GOODBYE; only the peer's GOODBYE (or ABORT) matters now.
-			switch m.(type) {
-			case *spec.Goodbye, *spec.Abort:
-				return false
-			}
-			continue
+		// Messages are routed under the realm's route lock (shared), so that
+		// a shutdown can wait for the ones in flight and then cut every
+		// session off at one instant: whatever was acknowledged before it is
+		// queued ahead of the GOODBYEs.
+		s.realm.routeMu.RLock()
+		next, reuse := s.handle(m)
+		s.realm.routeMu.RUnlock()
+		if !next {
+			return reuse
 		}
-		if err := spec.Validate(m); err != nil {
-			var pe *spec.ProtocolError
-			if errors.As(err, &pe) {
-				s.violation(pe.Reason)
-			} else {
-				s.violation(err.Error())
-			}
-			return false
-		}
-		switch m := m.(type) {
-		case *spec.Goodbye:
-			// Leave first: once the client reads goodbye_and_out, nothing of
-			// the session remains in the realm.
-			s.leave()
-			s.send(&spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseGoodbyeAndOut})
-			s.log.Info("session left", "reason", m.Reason)
-			return true
-		case *spec.Abort:
-			s.log.Info("session aborted by peer", "reason", m.Reason)
-			return false
-		case *spec.Publish:
-			if s.sequential(m.Request) && s.realm.broker.publish(s, m) {
-				continue
-			}
-		case *spec.Subscribe:
-			if s.sequential(m.Request) {
-				s.realm.broker.subscribe(s, m)
-				continue
-			}
-		case *spec.Unsubscribe:
-			if s.sequential(m.Request) {
-				s.realm.broker.unsubscribe(s, m)
-				continue
-			}
-		case *spec.Call:
-			switch s.callRequest(m.Request) {
-			case requestNew:
-				if s.realm.dealer.call(s, m) {
-					continue
-				}
-			case requestContinuation:
-				s.realm.dealer.continueCall(s, m)
-				continue
-			}
-		case *spec.Register:
-			if s.sequential(m.Request) {
-				s.realm.dealer.register(s, m)
-				continue
-			}
-		case *spec.Unregister:
-			if s.sequential(m.Request) {
-				s.realm.dealer.unregister(s, m)
-				continue
-			}
-		case *spec.Yield:
-			if s.realm.dealer.yield(s, m) {
-				continue
-			}
-		case *spec.Error:
-			if m.RequestType == spec.TypeInvocation && s.realm.dealer.calleeError(s, m) {
-				continue
-			}
-			if m.RequestType != spec.TypeInvocation {
-				s.violation("ERROR for request type " + m.RequestType.String() + " is not valid from a client")
-				return false
-			}
-		case *spec.Cancel:
-			s.realm.dealer.cancel(s, m)
-			continue
-		default:
-			s.violation(m.Type().String() + " is not valid in an established session")
-			return false
-		}
-		// A handler refused the message as a protocol violation.
-		return false
 	}
+}
+
+// handle routes one message. next is false when the session ends, and reuse
+// then says whether the transport may carry a new session.
+func (s *session) handle(m spec.Message) (next, reuse bool) {
+	if s.closing.Load() {
+		// We said GOODBYE; only the peer's GOODBYE (or ABORT) matters now.
+		switch m.(type) {
+		case *spec.Goodbye, *spec.Abort:
+			return false, false
+		}
+		return true, false
+	}
+	if err := spec.Validate(m); err != nil {
+		var pe *spec.ProtocolError
+		if errors.As(err, &pe) {
+			s.violation(pe.Reason)
+		} else {
+			s.violation(err.Error())
+		}
+		return false, false
+	}
+	switch m := m.(type) {
+	case *spec.Goodbye:
+		// Leave first: once the client reads goodbye_and_out, nothing of
+		// the session remains in the realm.
+		s.leave()
+		s.send(&spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseGoodbyeAndOut})
+		s.log.Info("session left", "reason", m.Reason)
+		return false, true
+	case *spec.Abort:
+		s.log.Info("session aborted by peer", "reason", m.Reason)
+		return false, false
+	case *spec.Publish:
+		return s.sequential(m.Request) && s.realm.broker.publish(s, m), false
+	case *spec.Subscribe:
+		if !s.sequential(m.Request) {
+			return false, false
+		}
+		s.realm.broker.subscribe(s, m)
+	case *spec.Unsubscribe:
+		if !s.sequential(m.Request) {
+			return false, false
+		}
+		s.realm.broker.unsubscribe(s, m)
+	case *spec.Call:
+		switch s.callRequest(m.Request) {
+		case requestNew:
+			return s.realm.dealer.call(s, m), false
+		case requestContinuation:
+			s.realm.dealer.continueCall(s, m)
+		default:
+			return false, false
+		}
+	case *spec.Register:
+		if !s.sequential(m.Request) {
+			return false, false
+		}
+		s.realm.dealer.register(s, m)
+	case *spec.Unregister:
+		if !s.sequential(m.Request) {
+			return false, false
+		}
+		s.realm.dealer.unregister(s, m)
+	case *spec.Yield:
+		return s.realm.dealer.yield(s, m), false
+	case *spec.Error:
+		if m.RequestType != spec.TypeInvocation {
+			s.violation("ERROR for request type " + m.RequestType.String() + " is not valid from a client")
+			return false, false
+		}
+		return s.realm.dealer.calleeError(s, m), false
+	case *spec.Cancel:
+		s.realm.dealer.cancel(s, m)
+	default:
+		s.violation(m.Type().String() + " is not valid in an established session")
+		return false, false
+	}
+	return true, false
 }
 
 // sequential enforces the spec's session-scope request IDs: each request
@@ -413,6 +419,12 @@ func (s *session) close(reason spec.URI, message string) {
 	if !s.closing.CompareAndSwap(false, true) {
 		return
 	}
+	s.sayGoodbye(reason, message)
+}
+
+// sayGoodbye queues GOODBYE and arms the timer that closes the transport if
+// the peer never answers. The session must already be marked closing.
+func (s *session) sayGoodbye(reason spec.URI, message string) {
 	details := spec.Dict{}
 	if message != "" {
 		details["message"] = message
