@@ -2,6 +2,7 @@ package router
 
 import (
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/switchyard/switchyard/spec"
@@ -90,7 +91,7 @@ func argString(m *spec.Call, i int) (string, *metaError) {
 	return s, nil
 }
 
-func itoa(i int) string { return idString(spec.ID(i)) }
+func itoa(i int) string { return strconv.Itoa(i) }
 
 // --- sessions ---
 

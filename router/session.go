@@ -403,9 +403,7 @@ func (s *session) sendFrame(frame []byte) error {
 	case err == nil:
 		stats.MessagesOut.Add(1)
 	case errors.Is(err, transport.ErrSlowConsumer):
-		if stats != nil {
-			stats.SlowConsumers.Add(1)
-		}
+		stats.SlowConsumers.Add(1)
 		s.log.Warn("slow consumer disconnected: outbound queue full")
 	case errors.Is(err, transport.ErrFrameTooLarge):
 		stats.OversizeDropped.Add(1)

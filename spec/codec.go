@@ -308,34 +308,29 @@ func (d *decoder) kwargs(i int) Dict {
 	return m
 }
 
-func (d *decoder) unsubscribed() Message {
-	m := &Unsubscribed{}
+// revocable reads the second element of UNSUBSCRIBED and UNREGISTERED:
+// a request ID, or 0 followed by Details in the revocation form.
+func (d *decoder) revocable() (ID, Dict) {
 	if v, ok := d.get(1); ok {
 		if n, ok := asUint(v); ok && n == 0 && len(d.l) == 3 {
-			m.Details = d.dict(2)
-			return m
+			return 0, d.dict(2)
 		}
 	}
-	m.Request = d.id(1)
+	req := d.id(1)
 	if len(d.l) == 3 {
 		d.fail(2, "unexpected element")
 	}
-	return m
+	return req, nil
+}
+
+func (d *decoder) unsubscribed() Message {
+	req, details := d.revocable()
+	return &Unsubscribed{Request: req, Details: details}
 }
 
 func (d *decoder) unregistered() Message {
-	m := &Unregistered{}
-	if v, ok := d.get(1); ok {
-		if n, ok := asUint(v); ok && n == 0 && len(d.l) == 3 {
-			m.Details = d.dict(2)
-			return m
-		}
-	}
-	m.Request = d.id(1)
-	if len(d.l) == 3 {
-		d.fail(2, "unexpected element")
-	}
-	return m
+	req, details := d.revocable()
+	return &Unregistered{Request: req, Details: details}
 }
 
 // asUint accepts the integer forms serializers produce. A float64 is

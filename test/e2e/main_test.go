@@ -14,12 +14,14 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -89,7 +91,8 @@ type routerProc struct {
 	cmd    *exec.Cmd
 	log    *syncBuffer
 	stdout *syncBuffer
-	exited chan error
+	exited chan struct{} // closed when the process has exited
+	exitErr error        // its exit status, once exited is closed
 	urls   map[string]string // by listener name
 	tls    *tls.Config       // trusts the router's certificate
 }
@@ -109,60 +112,18 @@ func startRouter(t *testing.T, extra ...string) *routerProc {
 		args = append(args, "--"+name, addr)
 	}
 	args = append(args, extra...)
-	p := &routerProc{
-		cmd:    exec.Command(routerBinary, args...),
-		log:    &syncBuffer{},
-		stdout: &syncBuffer{},
-		exited: make(chan error, 1),
-		tls:    &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12},
-		urls: map[string]string{
-			"ws":             "ws://" + addrs["ws"] + "/",
-			"wss":            "wss://" + addrs["wss"] + "/",
-			"rawsocket":      "rs://" + addrs["rawsocket"],
-			"rawsocket-tls":  "rss://" + addrs["rawsocket-tls"],
-			"unix":           "unix://" + sock,
-			"listen-ws":      "ws://" + addrs["listen"] + "/",
-			"listen-rs":      "tcp://" + addrs["listen"],
-			"listen-tls-wss": "wss://" + addrs["listen-tls"] + "/",
-			"listen-tls-rss": "tcps://" + addrs["listen-tls"],
-		},
-	}
-	p.cmd.Stderr = p.log
-	p.cmd.Stdout = p.stdout
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case err := <-p.exited:
-				if err != nil {
-					t.Errorf("router exited with %v", err)
-				}
-			case <-time.After(15 * time.Second):
-				p.cmd.Process.Kill()
-				t.Errorf("router did not exit after SIGTERM")
-			}
-		}
-		if t.Failed() {
-			t.Logf("router log:\n%s", p.log.String())
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for _, addr := range addrs {
-		for {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("router never listened on %s; log:\n%s", addr, p.log.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+	p := startRouterWith(t, slices.Collect(maps.Values(addrs)), args...)
+	p.tls = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	p.urls = map[string]string{
+		"ws":             "ws://" + addrs["ws"] + "/",
+		"wss":            "wss://" + addrs["wss"] + "/",
+		"rawsocket":      "rs://" + addrs["rawsocket"],
+		"rawsocket-tls":  "rss://" + addrs["rawsocket-tls"],
+		"unix":           "unix://" + sock,
+		"listen-ws":      "ws://" + addrs["listen"] + "/",
+		"listen-rs":      "tcp://" + addrs["listen"],
+		"listen-tls-wss": "wss://" + addrs["listen-tls"] + "/",
+		"listen-tls-rss": "tcps://" + addrs["listen-tls"],
 	}
 	return p
 }
@@ -175,19 +136,22 @@ func startRouterWith(t *testing.T, wait []string, args ...string) *routerProc {
 		cmd:    exec.Command(routerBinary, args...),
 		log:    &syncBuffer{},
 		stdout: &syncBuffer{},
-		exited: make(chan error, 1),
+		exited: make(chan struct{}),
 	}
 	p.cmd.Stderr, p.cmd.Stdout = p.log, p.stdout
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.exited <- p.cmd.Wait() }()
+	go func() {
+		p.exitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
 		p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case err := <-p.exited:
-			if err != nil {
-				t.Errorf("router exited with %v", err)
+		case <-p.exited:
+			if p.exitErr != nil {
+				t.Errorf("router exited with %v", p.exitErr)
 			}
 		case <-time.After(15 * time.Second):
 			p.cmd.Process.Kill()

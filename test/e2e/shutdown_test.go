@@ -39,9 +39,9 @@ func TestSIGTERMSaysGoodbye(t *testing.T) {
 		}
 	}
 	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Fatalf("exit: %v", err)
+	case <-p.exited:
+		if p.exitErr != nil {
+			t.Fatalf("exit: %v", p.exitErr)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the router did not exit")
@@ -168,9 +168,9 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Fatalf("exit: %v", err)
+	case <-p.exited:
+		if p.exitErr != nil {
+			t.Fatalf("exit: %v", p.exitErr)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the router did not exit")
