@@ -89,9 +89,9 @@ type Client struct {
 	// INVOCATION that follows at once finds no handler.
 	pendingSubs map[spec.ID]*subscriber
 	pendingRegs map[spec.ID]Handler
-	invocations   map[spec.ID]context.CancelFunc
-	closed        bool
-	closeErr      error
+	invocations map[spec.ID]context.CancelFunc
+	closed      bool
+	closeErr    error
 
 	handlers sync.WaitGroup // invocation handler goroutines
 	done     chan struct{}  // closed when the reader exits

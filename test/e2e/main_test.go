@@ -88,13 +88,13 @@ func (s *syncBuffer) String() string {
 
 // routerProc is a running switchyard with every listener on.
 type routerProc struct {
-	cmd    *exec.Cmd
-	log    *syncBuffer
-	stdout *syncBuffer
-	exited chan struct{} // closed when the process has exited
-	exitErr error        // its exit status, once exited is closed
-	urls   map[string]string // by listener name
-	tls    *tls.Config       // trusts the router's certificate
+	cmd     *exec.Cmd
+	log     *syncBuffer
+	stdout  *syncBuffer
+	exited  chan struct{}     // closed when the process has exited
+	exitErr error             // its exit status, once exited is closed
+	urls    map[string]string // by listener name
+	tls     *tls.Config       // trusts the router's certificate
 }
 
 func startRouter(t *testing.T, extra ...string) *routerProc {
