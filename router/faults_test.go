@@ -135,3 +135,59 @@ func TestReconnectLoop(t *testing.T) {
 		t.Fatal("a subscription outlived the sessions of the loop")
 	}
 }
+
+// TestOversizeFramesAreNeverSent: a peer never gets a frame above its
+// limit. A call that would need one fails with payload_size_exceeded (in
+// either direction); an event is dropped for that subscriber alone and
+// counted.
+func TestOversizeFramesAreNeverSent(t *testing.T) {
+	tr := newTestRouter(t, router.Options{})
+	small := transport.Options{MaxMessageSize: 1024}
+	joinSmall := func() *client.Client {
+		c, err := client.Join(ctxT(t), tr.pipeWith(serializer.MessagePack, small), client.Config{Realm: "realm1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(ctxT(t)) })
+		return c
+	}
+	big := make([]byte, 4096)
+	smallCallee, bigCallee := joinSmall(), tr.join(serializer.CBOR)
+	if _, err := smallCallee.Register(ctxT(t), "small.echo", echo, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bigCallee.Register(ctxT(t), "big.result", func(context.Context, *client.Invocation) (*client.Result, error) {
+		return &client.Result{Arguments: spec.List{big}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	roomyCaller, smallCaller := tr.join(serializer.JSON), joinSmall()
+	if _, err := roomyCaller.Call(ctxT(t), "small.echo", spec.List{big}, nil, nil); wampErrorURI(err) != spec.ErrPayloadSizeExceeded {
+		t.Fatalf("a call too large for the callee: %v", err)
+	}
+	if _, err := smallCaller.Call(ctxT(t), "big.result", nil, nil, nil); wampErrorURI(err) != spec.ErrPayloadSizeExceeded {
+		t.Fatalf("a result too large for the caller: %v", err)
+	}
+	if _, err := smallCaller.Call(ctxT(t), "small.echo", spec.List{"fits"}, nil, nil); err != nil {
+		t.Fatalf("both sessions must survive: %v", err)
+	}
+	_, wide := collect(t, roomyCaller, "size.topic", nil)
+	_, narrow := collect(t, smallCaller, "size.topic", nil)
+	pub := tr.join(serializer.MessagePack)
+	before := tr.r.Stats().OversizeDropped.Load()
+	if err := pub.Publish(ctxT(t), "size.topic", spec.List{big}, nil, ack); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, wide)
+	expectNoEvent(t, narrow)
+	if tr.r.Stats().OversizeDropped.Load() != before+1 {
+		t.Fatal("the dropped event was not counted")
+	}
+	if err := pub.Publish(ctxT(t), "size.topic", spec.List{"small"}, nil, ack); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, wide)
+	if e := expectEvent(t, narrow); e.Arguments[0] != "small" {
+		t.Fatalf("got %v", e.Arguments)
+	}
+}
