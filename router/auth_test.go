@@ -258,3 +258,70 @@ func TestDynamicAuthorization(t *testing.T) {
 		t.Fatalf("denied by the dynamic authorizer: %v", err)
 	}
 }
+
+const dynamicYAML = `
+realms:
+  - name: realm1
+    roles:
+      - name: backend
+        permissions:
+          - uri: ""
+            match: prefix
+            allow: [call, register, publish, subscribe]
+      - name: guest
+        permissions:
+          - uri: com.example.
+            match: prefix
+            allow: [call]
+    principals:
+      - authid: svc
+        role: backend
+        cryptosign: [PUBKEY]
+    dynamic:
+      ticket: com.example.authenticate
+`
+
+func TestDynamicAuthentication(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(rand.Reader)
+	cfg, err := auth.ParseConfig([]byte(strings.Replace(dynamicYAML, "PUBKEY", hex.EncodeToString(pub), 1)), "dyn.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	realm, _ := cfg.Realm("realm1")
+	tr := newTestRouter(t, router.Options{Realms: []router.RealmConfig{{Name: "realm1", Auth: realm}}})
+	ticket := func(authid, tk string) client.Config {
+		return client.Config{AuthMethods: []string{"ticket"}, AuthID: authid, Authenticate: client.Ticket(tk)}
+	}
+	// Nobody has registered the authenticator yet: refused, not hung.
+	if _, err := tr.joinWith(serializer.JSON, ticket("dave", "letmein")); wampErrorURI(err) != spec.ErrAuthenticationFailed {
+		t.Fatalf("without an authenticator: %v", err)
+	}
+	svc, err := tr.joinWith(serializer.CBOR, client.Config{AuthMethods: []string{"cryptosign"}, AuthExtra: client.CryptosignExtra(key), Authenticate: client.Cryptosign(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Register(ctxT(t), "com.example.authenticate", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		realm, _ := inv.Arguments[0].(string)
+		authid, _ := inv.Arguments[1].(string)
+		details, _ := inv.Arguments[2].(map[string]any)
+		if realm != "realm1" || authid != "dave" || details["ticket"] != "letmein" {
+			return nil, &client.Error{URI: "com.example.error.denied"}
+		}
+		return &client.Result{Arguments: spec.List{spec.Dict{"role": "guest", "authid": "dave@example"}}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	dave, err := tr.joinWith(serializer.JSON, ticket("dave", "letmein"))
+	if err != nil {
+		t.Fatalf("accepted by the authenticator: %v", err)
+	}
+	if d := dave.Details(); d["authrole"] != "guest" || d["authid"] != "dave@example" || d["authprovider"] != "dynamic" {
+		t.Fatalf("WELCOME %v", d)
+	}
+	if _, err := dave.Register(ctxT(t), "com.example.x", echo, nil); wampErrorURI(err) != spec.ErrNotAuthorized {
+		t.Fatalf("the dynamic role's permissions: %v", err)
+	}
+	if _, err := tr.joinWith(serializer.JSON, ticket("dave", "wrong")); wampErrorURI(err) != spec.ErrAuthenticationFailed {
+		t.Fatalf("refused by the authenticator: %v", err)
+	}
+}
