@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyard/switchyard/serializer"
@@ -93,6 +94,7 @@ type Client struct {
 	closed      bool
 	closeErr    error
 
+	leaving  atomic.Bool    // Close has sent (or is sending) GOODBYE
 	handlers sync.WaitGroup // invocation handler goroutines
 	done     chan struct{}  // closed when the reader exits
 }
@@ -271,6 +273,9 @@ func (c *Client) Err() error {
 }
 
 func (c *Client) send(m spec.Message) error {
+	if _, bye := m.(*spec.Goodbye); !bye && c.leaving.Load() {
+		return ErrClosed // nothing may follow our GOODBYE
+	}
 	frame, err := c.ser.Encode(nil, m)
 	if err != nil {
 		return fmt.Errorf("client: encode %s: %w", m.Type(), err)
@@ -431,6 +436,7 @@ func (c *Client) Close(ctx context.Context) error {
 	closed := c.closed
 	c.mu.Unlock()
 	if !closed {
+		c.leaving.Store(true)
 		_ = c.send(&spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseNormal})
 		select {
 		case <-c.done:

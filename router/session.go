@@ -26,8 +26,8 @@ type conn struct {
 }
 
 func (c *conn) serve(ctx context.Context) {
-	for {
-		s := c.handshake(ctx)
+	for afterGoodbye := false; ; afterGoodbye = true {
+		s := c.handshake(ctx, afterGoodbye)
 		if s == nil {
 			return
 		}
@@ -55,11 +55,20 @@ func (c *conn) send(m spec.Message) error {
 
 // handshake waits for HELLO and answers WELCOME or ABORT. It returns the
 // established session, or nil when the transport should close.
-func (c *conn) handshake(ctx context.Context) *session {
+//
+// afterGoodbye says the transport just carried a session that ended with
+// GOODBYE: messages of that session still in flight (a YIELD its callee
+// finished, a PUBLISH sent as it left) are dropped instead of being taken
+// for a protocol violation.
+func (c *conn) handshake(ctx context.Context, afterGoodbye bool) *session {
 	r := c.router
 	hctx, cancel := context.WithTimeout(ctx, r.opts.HandshakeTimeout)
 	defer cancel()
 	m, err := c.peer.Recv(hctx)
+	for err == nil && afterGoodbye && lateMessage(m) {
+		c.log.Debug("dropped a message of the session that said GOODBYE", "type", m.Type().String())
+		m, err = c.peer.Recv(hctx)
+	}
 	if err != nil {
 		var pe *spec.ProtocolError
 		switch {
@@ -128,6 +137,17 @@ func (c *conn) handshake(ctx context.Context) *session {
 	s.log.Info("session joined", "authid", s.authID, "authrole", s.authRole)
 	realm.emit([]metaEvent{{"wamp.session.on_join", spec.List{s.details()}}})
 	return s
+}
+
+// lateMessage reports whether m is something a session sends in its normal
+// course, which may still arrive just after its GOODBYE.
+func lateMessage(m spec.Message) bool {
+	switch m.(type) {
+	case *spec.Yield, *spec.Error, *spec.Publish, *spec.Call, *spec.Cancel,
+		*spec.Subscribe, *spec.Unsubscribe, *spec.Register, *spec.Unregister:
+		return true
+	}
+	return false
 }
 
 func hasClientRole(roles map[string]any) bool {
