@@ -29,7 +29,7 @@ func ToList(m Message) List {
 	case *Welcome:
 		return List{int64(TypeWelcome), int64(m.Session), dict(m.Details)}
 	case *Abort:
-		return withPayload(List{int64(TypeAbort), dict(m.Details), string(m.Reason)}, m.Arguments, m.ArgumentsKw)
+		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypeAbort), dict(m.Details), string(m.Reason))
 	case *Challenge:
 		return List{int64(TypeChallenge), m.AuthMethod, dict(m.Extra)}
 	case *Authenticate:
@@ -37,9 +37,9 @@ func ToList(m Message) List {
 	case *Goodbye:
 		return List{int64(TypeGoodbye), dict(m.Details), string(m.Reason)}
 	case *Error:
-		return withPayload(List{int64(TypeError), int64(m.RequestType), int64(m.Request), dict(m.Details), string(m.Error)}, m.Arguments, m.ArgumentsKw)
+		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypeError), int64(m.RequestType), int64(m.Request), dict(m.Details), string(m.Error))
 	case *Publish:
-		return withPayload(List{int64(TypePublish), int64(m.Request), dict(m.Options), string(m.Topic)}, m.Arguments, m.ArgumentsKw)
+		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypePublish), int64(m.Request), dict(m.Options), string(m.Topic))
 	case *Published:
 		return List{int64(TypePublished), int64(m.Request), int64(m.Publication)}
 	case *Subscribe:
@@ -54,13 +54,13 @@ func ToList(m Message) List {
 		}
 		return List{int64(TypeUnsubscribed), int64(m.Request)}
 	case *Event:
-		return withPayload(List{int64(TypeEvent), int64(m.Subscription), int64(m.Publication), dict(m.Details)}, m.Arguments, m.ArgumentsKw)
+		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypeEvent), int64(m.Subscription), int64(m.Publication), dict(m.Details))
 	case *Call:
-		return withPayload(List{int64(TypeCall), int64(m.Request), dict(m.Options), string(m.Procedure)}, m.Arguments, m.ArgumentsKw)
+		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypeCall), int64(m.Request), dict(m.Options), string(m.Procedure))
 	case *Cancel:
 		return List{int64(TypeCancel), int64(m.Request), dict(m.Options)}
 	case *Result:
-		return withPayload(List{int64(TypeResult), int64(m.Request), dict(m.Details)}, m.Arguments, m.ArgumentsKw)
+		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypeResult), int64(m.Request), dict(m.Details))
 	case *Register:
 		return List{int64(TypeRegister), int64(m.Request), dict(m.Options), string(m.Procedure)}
 	case *Registered:
@@ -73,11 +73,11 @@ func ToList(m Message) List {
 		}
 		return List{int64(TypeUnregistered), int64(m.Request)}
 	case *Invocation:
-		return withPayload(List{int64(TypeInvocation), int64(m.Request), int64(m.Registration), dict(m.Details)}, m.Arguments, m.ArgumentsKw)
+		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypeInvocation), int64(m.Request), int64(m.Registration), dict(m.Details))
 	case *Interrupt:
 		return List{int64(TypeInterrupt), int64(m.Request), dict(m.Options)}
 	case *Yield:
-		return withPayload(List{int64(TypeYield), int64(m.Request), dict(m.Options)}, m.Arguments, m.ArgumentsKw)
+		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypeYield), int64(m.Request), dict(m.Options))
 	}
 	panic("spec: ToList of unknown message type")
 }
@@ -91,7 +91,18 @@ func dict(d Dict) Dict {
 	return d
 }
 
-func withPayload(l List, args List, kwargs Dict) List {
+// payloadList builds a message list from its head elements and payload,
+// allocated once at its final size.
+func payloadList(args List, kwargs Dict, head ...any) List {
+	n := len(head)
+	switch {
+	case len(kwargs) > 0:
+		n += 2
+	case len(args) > 0:
+		n++
+	}
+	l := make(List, len(head), n)
+	copy(l, head)
 	if len(kwargs) > 0 {
 		if args == nil {
 			args = List{}
