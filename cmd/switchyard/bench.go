@@ -229,8 +229,11 @@ func runBench(c *cli.Context, sc bench.Scenario) error {
 	}
 	var targets []bench.Target
 	if c.Bool("baseline") || c.String("baseline-url") != "" {
-		if sc.Name() == "slow" || sc.Name() == "idle" && c.Int("pid") == 0 {
-			return fmt.Errorf("--baseline: not meaningful for %s without memory figures (slow has no baseline; idle needs --pid)", sc.Name())
+		switch {
+		case sc.Name() == "slow":
+			return errors.New("--baseline: the slow scenario has no baseline (the relay has no meta API to watch)")
+		case sc.Name() == "idle" && c.Int("pid") == 0:
+			return errors.New("--baseline: idle compares memory per session, which needs the router's --pid")
 		}
 		base := bench.Target{Label: "baseline", URL: c.String("baseline-url"), PID: c.Int("baseline-pid")}
 		if base.URL == "" {
@@ -252,8 +255,13 @@ func runBench(c *cli.Context, sc bench.Scenario) error {
 	}
 	rep, err := bench.Run(ctx, sc, targets...)
 	stopBar() // before the table
-	if r := rep.Run("router"); profiling && r != nil {
-		r.Notes = append(r.Notes, "the router ran in this process for profiling: the generator's CPU includes the router's, and the rates are not comparable with a router in its own process")
+	if r := rep.Run("router"); r != nil {
+		if profiling {
+			r.Notes = append(r.Notes, "the router ran in this process for profiling: the generator's CPU includes the router's, and the rates are not comparable with a router in its own process")
+		}
+		if r.Transport == "websocket" && rep.Run("baseline") != nil {
+			r.Notes = append(r.Notes, "the baseline relay speaks RawSocket only: the ratio compares the router over WebSocket with the relay over RawSocket")
+		}
 	}
 	return report(c, rep, err)
 }
@@ -281,7 +289,7 @@ func setMeter(sc bench.Scenario) *bench.Meter {
 // report prints rep, writes the JSON file and turns missed targets into
 // the exit status.
 func report(c *cli.Context, rep *bench.Report, runErr error) error {
-	if rep == nil {
+	if rep == nil || len(rep.Runs) == 0 {
 		return runErr
 	}
 	var failed []bench.CheckResult

@@ -1,0 +1,125 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyard/switchyard/client"
+	"github.com/switchyard/switchyard/transport"
+)
+
+// Connect is the session-setup scenario: Concurrency workers each open a
+// session (dial, transport handshake, HELLO/WELCOME) with package client
+// and close it (GOODBYE and its answer), as fast as they can. Its subject
+// is what a user's program does to join, so it uses the real client.
+type Connect struct {
+	Common
+	Concurrency int // default 8
+}
+
+// Name implements Scenario.
+func (*Connect) Name() string { return "connect" }
+
+func (o *Connect) setDefaults() {
+	o.Common.setDefaults(20_000, 10*time.Second)
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+}
+
+func (o *Common) clientConfig() client.Config {
+	return client.Config{
+		Realm:      o.Realm,
+		Serializer: o.Serializer,
+		TLSConfig:  o.TLSConfig,
+		// The generator never pings: a run is short, and a ping is work
+		// the router would not otherwise do.
+		Transport: transport.Options{PingInterval: -1},
+	}
+}
+
+// Run implements Scenario.
+func (o *Connect) Run(ctx context.Context, t Target) (*Result, error) {
+	o.setDefaults()
+	ep, _, err := o.prepare(ctx, t, transport.Options{})
+	if err != nil {
+		return nil, err
+	}
+	res := newResult(o.Name(), t, ep, o.Serializer, "sessions", map[string]any{
+		"concurrency": o.Concurrency, "count": o.Count, "duration_s": o.Duration.Seconds(),
+	})
+	cfg := o.clientConfig()
+	var tickets atomic.Int64
+	tickets.Store(o.Count)
+	type tally struct {
+		done   int64
+		errors map[string]int64
+		hist   histogram
+	}
+	tallies := make([]*tally, o.Concurrency)
+	runCtx, cancel := context.WithTimeout(ctx, o.Duration)
+	defer cancel()
+	o.Meter.begin(t.Label+" connect", "sessions", o.Count, o.Duration)
+	m := startMeasure(t.PID, false)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range tallies {
+		tl := &tally{errors: map[string]int64{}}
+		tallies[i] = tl
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !ctxDone(runCtx) && tickets.Add(-1) >= 0 {
+				t0 := time.Now()
+				if err := o.once(runCtx, t.URL, cfg); err != nil {
+					if ctxDone(runCtx) {
+						return // cut short by the duration: not a failure
+					}
+					tl.errors[classify(err)]++
+					continue
+				}
+				tl.hist.record(time.Since(t0))
+				tl.done++
+				o.Meter.add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var done int64
+	var hist histogram
+	for _, tl := range tallies {
+		done += tl.done
+		res.addErrors(tl.errors)
+		hist.merge(&tl.hist)
+	}
+	res.setRate(done, elapsed)
+	res.Latency = hist.summary()
+	m.finish(res, done)
+	if ctxDone(ctx) {
+		return res, ctx.Err()
+	}
+	return res, nil
+}
+
+// once opens and closes one session.
+func (o *Connect) once(ctx context.Context, url string, cfg client.Config) error {
+	c, err := client.Connect(ctx, url, cfg)
+	if err != nil {
+		return err
+	}
+	return c.Close(ctx)
+}
+
+// classify names an error for the error counts: the WAMP URI when there is
+// one, otherwise its text (which names the step that failed).
+func classify(err error) string {
+	var we *client.Error
+	if errors.As(err, &we) {
+		return string(we.URI)
+	}
+	return err.Error()
+}
