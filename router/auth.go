@@ -95,13 +95,13 @@ func (c *conn) authenticateHello(ctx context.Context, realm *Realm, hello *spec.
 	r := c.router
 	methods, err := realm.auth.methodsFor(r, c.listener)
 	if err != nil {
-		c.log.Error("cannot build authentication methods", "realm", realm.name, "listener", c.listener, "error", err)
+		c.logger().Error("cannot build authentication methods", "realm", realm.name, "listener", c.listener, "error", err)
 		return auth.Identity{}, abortMsg(spec.ErrAuthenticationFailed, "authentication is misconfigured")
 	}
 	a, err := methods.Select(auth.RequestedMethods(hello.Details))
 	if err != nil {
 		r.stats.AuthFailures.Add(1)
-		c.log.Info("no acceptable authentication method", "realm", realm.name, "offered", hello.Details["authmethods"])
+		c.logger().Info("no acceptable authentication method", "realm", realm.name, "offered", hello.Details["authmethods"])
 		reason, msg := auth.Refusal(err)
 		return auth.Identity{}, abortMsg(reason, msg)
 	}
@@ -112,18 +112,18 @@ func (c *conn) authenticateHello(ctx context.Context, realm *Realm, hello *spec.
 		var pe *spec.ProtocolError
 		if errors.As(err, &pe) {
 			r.stats.ProtocolErrors.Add(1)
-			c.log.Warn("protocol violation during authentication", "error", pe.Reason)
+			c.logger().Warn("protocol violation during authentication", "error", pe.Reason)
 			return auth.Identity{}, abortMsg(spec.ErrProtocolViolation, pe.Reason)
 		}
 		r.stats.AuthFailures.Add(1)
 		// The error has the details (never a secret); the client gets the
 		// reason only, so it cannot probe for valid authids.
-		c.log.Info("authentication failed", "realm", realm.name, "method", a.Method(), "authid", req.AuthID, "error", err)
+		c.logger().Info("authentication failed", "realm", realm.name, "method", a.Method(), "authid", req.AuthID, "error", err)
 		reason, msg := auth.Refusal(err)
 		return auth.Identity{}, abortMsg(reason, msg)
 	}
 	if !realm.auth.cfg.HasRole(id.AuthRole) {
-		c.log.Info("authenticated into a role the realm does not define", "realm", realm.name, "authid", id.AuthID, "authrole", id.AuthRole)
+		c.logger().Info("authenticated into a role the realm does not define", "realm", realm.name, "authid", id.AuthID, "authrole", id.AuthRole)
 		return auth.Identity{}, abortMsg(spec.ErrNoSuchRole, "no role "+id.AuthRole+" in realm "+string(realm.name))
 	}
 	return id, nil
@@ -142,17 +142,17 @@ func (s *session) authorize(action auth.Action, uri spec.URI, reqType spec.Messa
 	}
 	// No deadline here: static roles never wait, and Realm.Call bounds
 	// the calls of dynamic authorizers itself.
-	d, err := s.realm.auth.authorizer.Authorize(context.Background(), &s.ident, s.id, action, uri)
+	d, err := s.realm.auth.authorizer.Authorize(context.Background(), &s.Identity, s.id, action, uri)
 	switch {
 	case err != nil:
-		s.log.Warn("authorizer failed", "action", string(action), "uri", uri, "error", err)
+		s.logger().Warn("authorizer failed", "action", string(action), "uri", uri, "error", err)
 		if answer {
 			s.sendError(reqType, req, spec.ErrAuthorizationFailed, "the authorizer failed")
 		}
 		return d, false
 	case !d.Allow:
 		if answer {
-			s.sendError(reqType, req, spec.ErrNotAuthorized, "role "+s.authRole+" may not "+string(action)+" "+string(uri))
+			s.sendError(reqType, req, spec.ErrNotAuthorized, "role "+s.AuthRole+" may not "+string(action)+" "+string(uri))
 		}
 		return d, false
 	}

@@ -39,9 +39,9 @@ func (p *discardPeer) Info() transport.Info    { return transport.Info{Transport
 // benchSession joins a session on a discard peer, skipping the handshake.
 func benchSession(b *testing.B, realm *Realm, ser serializer.Serializer) (*session, *discardPeer) {
 	peer := newDiscardPeer(ser)
-	c := &conn{router: realm.router, peer: peer, log: realm.router.log}
+	c := &conn{router: realm.router, peer: peer}
 	hello := &spec.Hello{Realm: realm.name, Details: spec.Dict{"roles": spec.Dict{"caller": spec.Dict{}, "callee": spec.Dict{}, "publisher": spec.Dict{}, "subscriber": spec.Dict{}}}}
-	s := newSession(c, realm, hello, hello.Details["roles"].(map[string]any), auth.Identity{AuthID: "bench", AuthRole: "anonymous"})
+	s := newSession(c, realm, hello.Details["roles"].(map[string]any), auth.Identity{AuthID: "bench", AuthRole: "anonymous"})
 	if !realm.join(s) {
 		b.Fatal("join failed")
 	}

@@ -181,7 +181,7 @@ type publication struct {
 
 func (b *broker) publish(s *session, m *spec.Publish) bool {
 	ack := optBool(m.Options, spec.OptAcknowledge, false)
-	if hasPassthru(m.Options) && !spec.HasFeature(s.roles, spec.RolePublisher, spec.FeaturePayloadPassthruMode) {
+	if hasPassthru(m.Options) && !s.features.has(publisherPassthru) {
 		s.violation("ppt_* options without announcing payload_passthru_mode")
 		return false
 	}
@@ -227,7 +227,7 @@ func (b *broker) publishFrom(pub *session, m *spec.Publish, disclose bool) spec.
 		filter:    newDeliveryFilter(m.Options),
 	}
 	if p.disclose {
-		p.publisher.id, p.publisher.authID, p.publisher.authRole = pub.id, pub.authID, pub.authRole
+		p.publisher.id, p.publisher.authID, p.publisher.authRole = pub.id, pub.AuthID, pub.AuthRole
 	}
 	b.mu.RLock()
 	b.index.matchAll(m.Topic, func(sub *subscription) { b.deliver(p, sub) })
@@ -252,7 +252,7 @@ func (b *broker) deliver(p *publication, sub *subscription) {
 		if !p.filter.allows(s) {
 			continue
 		}
-		if passthru && !spec.HasFeature(s.roles, spec.RoleSubscriber, spec.FeaturePayloadPassthruMode) {
+		if passthru && !s.features.has(subscriberPassthru) {
 			continue // it could not make sense of the payload
 		}
 		b.sendEvent(s, p, sub, &frames, stats)
@@ -268,7 +268,7 @@ func (b *broker) sendEvent(s *session, p *publication, sub *subscription, frames
 	case err == nil:
 		stats.EventsDelivered.Add(1)
 	case errors.Is(err, transport.ErrFrameTooLarge):
-		s.log.Warn("event dropped: larger than the subscriber accepts", "topic", p.topic, "bytes", len(frame))
+		s.logger().Warn("event dropped: larger than the subscriber accepts", "topic", p.topic, "bytes", len(frame))
 	}
 }
 
@@ -351,16 +351,16 @@ func (f *deliveryFilter) allows(s *session) bool {
 	if !f.any {
 		return true
 	}
-	if containsID(f.exclude, s.id) || containsString(f.excludeAuthID, s.authID) || containsString(f.excludeAuthRole, s.authRole) {
+	if containsID(f.exclude, s.id) || containsString(f.excludeAuthID, s.AuthID) || containsString(f.excludeAuthRole, s.AuthRole) {
 		return false
 	}
 	if f.hasEligible && !containsID(f.eligible, s.id) {
 		return false
 	}
-	if f.hasEligibleAuthID && !containsString(f.eligibleAuthID, s.authID) {
+	if f.hasEligibleAuthID && !containsString(f.eligibleAuthID, s.AuthID) {
 		return false
 	}
-	if f.hasEligibleAuthRole && !containsString(f.eligibleAuthRole, s.authRole) {
+	if f.hasEligibleAuthRole && !containsString(f.eligibleAuthRole, s.AuthRole) {
 		return false
 	}
 	return true

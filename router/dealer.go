@@ -209,11 +209,11 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 		return true
 	}
 	progressive := optBool(m.Options, spec.OptProgress, false)
-	if progressive && !spec.HasFeature(s.roles, spec.RoleCaller, spec.FeatureProgressiveCallInvocations) {
+	if progressive && !s.features.has(callerProgressiveInvocations) {
 		s.violation("CALL.Options.progress without announcing progressive_call_invocations")
 		return false
 	}
-	if hasPassthru(m.Options) && !spec.HasFeature(s.roles, spec.RoleCaller, spec.FeaturePayloadPassthruMode) {
+	if hasPassthru(m.Options) && !s.features.has(callerPassthru) {
 		s.violation("ppt_* options without announcing payload_passthru_mode")
 		return false
 	}
@@ -237,10 +237,10 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 		return true
 	}
 	switch {
-	case progressive && !(callee.has(spec.FeatureProgressiveCallInvocations) && callee.calleeCanceling):
+	case progressive && !(callee.features.has(calleeProgressiveInvocations | calleeCanceling)):
 		s.sendError(spec.TypeCall, m.Request, spec.ErrFeatureNotSupported, "the callee does not support progressive call invocations")
 		return true
-	case hasPassthru(m.Options) && !callee.has(spec.FeaturePayloadPassthruMode):
+	case hasPassthru(m.Options) && !callee.features.has(calleePassthru):
 		s.sendError(spec.TypeCall, m.Request, spec.ErrFeatureNotSupported, "the callee does not support payload passthru mode")
 		return true
 	}
@@ -250,7 +250,7 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 		callee:          callee,
 		invReq:          callee.invocations.Next(),
 		registration:    reg.id,
-		receiveProgress: optBool(m.Options, spec.OptReceiveProgress, false) && callee.calleeProgress,
+		receiveProgress: optBool(m.Options, spec.OptReceiveProgress, false) && callee.features.has(calleeProgress),
 		streaming:       progressive,
 	}
 	details := spec.Dict{}
@@ -265,13 +265,13 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 	}
 	if decision.Disclose || optBool(m.Options, spec.OptDiscloseMe, false) || reg.discloseCaller {
 		details["caller"] = int64(s.id)
-		details["caller_authid"] = s.authID
-		details["caller_authrole"] = s.authRole
+		details["caller_authid"] = s.AuthID
+		details["caller_authrole"] = s.AuthRole
 	}
 	copyPassthru(details, m.Options)
 	if ms, ok := optInt(m.Options, spec.OptTimeout); ok && ms > 0 {
 		c.timeout = time.Duration(ms) * time.Millisecond
-		if callee.has(spec.FeatureCallTimeout) && reg.forwardTimeout {
+		if callee.features.has(calleeTimeout) && reg.forwardTimeout {
 			// The callee enforces it; the dealer only forwards it.
 			details[spec.OptTimeout] = ms
 			c.timeout = 0
@@ -357,7 +357,7 @@ func (d *dealer) armTimeout(c *call) {
 		if !d.finish(c) {
 			return
 		}
-		if c.callee.calleeCanceling {
+		if c.callee.features.has(calleeCanceling) {
 			c.callee.send(&spec.Interrupt{Request: c.invReq, Options: spec.Dict{"mode": "killnowait", "reason": string(spec.ErrTimeout)}})
 		}
 		c.caller.sendError(spec.TypeCall, c.callerReq, spec.ErrTimeout, "the call timed out")
@@ -493,7 +493,7 @@ func (d *dealer) cancel(s *session, m *spec.Cancel) {
 		return // already answered: nothing to cancel
 	}
 	mode := optString(m.Options, "mode", "killnowait")
-	if !c.callee.calleeCanceling {
+	if !c.callee.features.has(calleeCanceling) {
 		mode = "skip"
 	}
 	switch mode {
@@ -550,7 +550,7 @@ func (d *dealer) removeSession(s *session) []metaEvent {
 		d.fail(c, spec.ErrCanceled, "the callee left")
 	}
 	for _, c := range asCaller {
-		if d.finish(c) && c.callee.calleeCanceling && c.callee != s {
+		if d.finish(c) && c.callee.features.has(calleeCanceling) && c.callee != s {
 			c.callee.send(&spec.Interrupt{Request: c.invReq, Options: spec.Dict{"mode": "killnowait"}})
 		}
 	}

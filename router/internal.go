@@ -69,9 +69,9 @@ func (realm *Realm) Call(ctx context.Context, procedure spec.URI, args spec.List
 func (realm *Realm) internalSession() (*session, *internalPeer) {
 	realm.internalOnce.Do(func() {
 		peer := &internalPeer{waiting: make(map[spec.ID]chan spec.Message), done: make(chan struct{})}
-		c := &conn{router: realm.router, peer: peer, log: realm.router.log.With("transport", "internal")}
+		c := &conn{router: realm.router, peer: peer}
 		hello := &spec.Hello{Realm: realm.name, Details: spec.Dict{"roles": spec.Dict{spec.RoleCaller: spec.Dict{}}}}
-		realm.internal = newSession(c, realm, hello, hello.Details["roles"].(map[string]any),
+		realm.internal = newSession(c, realm, hello.Details["roles"].(map[string]any),
 			auth.Identity{AuthID: "switchyard", AuthRole: "switchyard", AuthMethod: "internal", AuthProvider: "switchyard"})
 		realm.internal.trusted = true
 		realm.internalPeer = peer

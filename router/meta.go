@@ -126,7 +126,7 @@ func roleFilter(m *spec.Call) (func(*session) bool, *metaError) {
 			roles = append(roles, s)
 		}
 	}
-	return func(s *session) bool { return containsString(roles, s.authRole) }, nil
+	return func(s *session) bool { return containsString(roles, s.AuthRole) }, nil
 }
 
 func metaSessionCount(realm *Realm, _ *session, m *spec.Call) (spec.List, spec.Dict, *metaError) {
@@ -215,7 +215,7 @@ func metaKillByAuthID(realm *Realm, caller *session, m *spec.Call) (spec.List, s
 	if err != nil {
 		return nil, nil, err
 	}
-	victims, err := killWhere(realm, caller, m, func(s *session) bool { return s.authID == authid })
+	victims, err := killWhere(realm, caller, m, func(s *session) bool { return s.AuthID == authid })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -231,7 +231,7 @@ func metaKillByAuthRole(realm *Realm, caller *session, m *spec.Call) (spec.List,
 	if err != nil {
 		return nil, nil, err
 	}
-	victims, err := killWhere(realm, caller, m, func(s *session) bool { return s.authRole == authrole })
+	victims, err := killWhere(realm, caller, m, func(s *session) bool { return s.AuthRole == authrole })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -582,7 +582,7 @@ func metaRemoveCallee(realm *Realm, _ *session, m *spec.Call) (spec.List, spec.D
 	if callee == nil {
 		return nil, nil, errMeta(spec.ErrNoSuchSession, "session "+idString(calleeID)+" is not a callee of registration "+idString(regID))
 	}
-	if callee.calleeRevocation {
+	if callee.features.has(calleeRevocation) {
 		details := spec.Dict{"registration": int64(regID)}
 		if r := revokeReason(m); r != "" {
 			details["reason"] = r
@@ -627,7 +627,7 @@ func metaRemoveSubscriber(realm *Realm, _ *session, m *spec.Call) (spec.List, sp
 	if subscriber == nil {
 		return nil, nil, errMeta(spec.ErrNoSuchSession, "session "+idString(sessionID)+" is not subscribed to "+idString(subID))
 	}
-	if subscriber.subscriberRevocation {
+	if subscriber.features.has(subscriberRevocation) {
 		details := spec.Dict{"subscription": int64(subID)}
 		if r := revokeReason(m); r != "" {
 			details["reason"] = r

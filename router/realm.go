@@ -80,7 +80,7 @@ func (realm *Realm) leave(s *session) {
 	realm.emit(realm.broker.removeSession(s))
 	realm.emit(realm.dealer.removeSession(s))
 	realm.publishTestaments(s)
-	realm.emit([]metaEvent{{"wamp.session.on_leave", spec.List{int64(s.id), s.authID, s.authRole}}})
+	realm.emit([]metaEvent{{"wamp.session.on_leave", spec.List{int64(s.id), s.AuthID, s.AuthRole}}})
 }
 
 // metaEvent is a meta API event waiting to be published once the lock that
@@ -132,17 +132,17 @@ func (realm *Realm) welcomeDetails(s *session) spec.Dict {
 	d := spec.Dict{
 		"agent":        realm.router.opts.Agent,
 		"realm":        string(realm.name),
-		"authid":       s.authID,
-		"authrole":     s.authRole,
-		"authmethod":   s.authMethod,
-		"authprovider": s.authProvider,
+		"authid":       s.AuthID,
+		"authrole":     s.AuthRole,
+		"authmethod":   s.AuthMethod,
+		"authprovider": s.AuthProvider,
 		"roles": spec.Dict{
 			spec.RoleBroker: spec.Dict{"features": featureDict(brokerFeatures)},
 			spec.RoleDealer: spec.Dict{"features": featureDict(dealerFeatures)},
 		},
 	}
-	if s.authExtra != nil {
-		d["authextra"] = s.authExtra
+	if s.AuthExtra != nil {
+		d["authextra"] = s.AuthExtra
 	}
 	return d
 }

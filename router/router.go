@@ -235,8 +235,7 @@ func (r *Router) ServePeer(ctx context.Context, p transport.Peer) {
 }
 
 func (r *Router) serve(ctx context.Context, p transport.Peer, listener string) {
-	info := p.Info()
-	c := &conn{router: r, peer: p, listener: listener, log: r.log.With("remote", info.RemoteAddr, "transport", info.Transport)}
+	c := &conn{router: r, peer: p, listener: listener}
 	if !r.track(c) {
 		p.Close("router shutting down")
 		return

@@ -20,7 +20,6 @@ import (
 type conn struct {
 	router   *Router
 	peer     transport.Peer
-	log      *slog.Logger
 	listener string // the name of the listener it came through, or ""
 	current  atomic.Pointer[session]
 }
@@ -66,7 +65,7 @@ func (c *conn) handshake(ctx context.Context, afterGoodbye bool) *session {
 	defer cancel()
 	m, err := c.peer.Recv(hctx)
 	for err == nil && afterGoodbye && lateMessage(m) {
-		c.log.Debug("dropped a message of the session that said GOODBYE", "type", m.Type().String())
+		c.logger().Debug("dropped a message of the session that said GOODBYE", "type", m.Type().String())
 		m, err = c.peer.Recv(hctx)
 	}
 	if err != nil {
@@ -74,36 +73,36 @@ func (c *conn) handshake(ctx context.Context, afterGoodbye bool) *session {
 		switch {
 		case errors.As(err, &pe):
 			r.stats.ProtocolErrors.Add(1)
-			c.log.Warn("protocol violation before HELLO", "error", pe.Reason)
+			c.logger().Warn("protocol violation before HELLO", "error", pe.Reason)
 			c.abort(spec.ErrProtocolViolation, pe.Reason)
 		case hctx.Err() != nil && ctx.Err() == nil:
 			r.stats.HandshakeTimeout.Add(1)
-			c.log.Info("no HELLO before the handshake deadline")
+			c.logger().Info("no HELLO before the handshake deadline")
 		}
 		return nil
 	}
 	hello, ok := m.(*spec.Hello)
 	if !ok {
 		r.stats.ProtocolErrors.Add(1)
-		c.log.Warn("protocol violation: first message is not HELLO", "type", m.Type().String())
+		c.logger().Warn("protocol violation: first message is not HELLO", "type", m.Type().String())
 		c.abort(spec.ErrProtocolViolation, m.Type().String()+" received before HELLO")
 		return nil
 	}
 	if err := spec.Validate(hello); err != nil {
 		r.stats.ProtocolErrors.Add(1)
-		c.log.Warn("protocol violation in HELLO", "error", err)
+		c.logger().Warn("protocol violation in HELLO", "error", err)
 		c.abort(spec.ErrProtocolViolation, err.Error())
 		return nil
 	}
 	if !spec.ValidURI(hello.Realm, spec.Loose, spec.MatchExact) {
-		c.log.Info("HELLO with an invalid realm", "realm", hello.Realm)
+		c.logger().Info("HELLO with an invalid realm", "realm", hello.Realm)
 		c.abort(spec.ErrInvalidURI, "invalid realm URI")
 		return nil
 	}
 	roles, _ := hello.Details["roles"].(map[string]any)
 	if !hasClientRole(roles) {
 		r.stats.ProtocolErrors.Add(1)
-		c.log.Warn("protocol violation: HELLO announces no client role")
+		c.logger().Warn("protocol violation: HELLO announces no client role")
 		c.abort(spec.ErrProtocolViolation, "HELLO.Details.roles must announce at least one of publisher, subscriber, caller, callee")
 		return nil
 	}
@@ -113,7 +112,7 @@ func (c *conn) handshake(ctx context.Context, afterGoodbye bool) *session {
 		return nil
 	}
 	if realm == nil {
-		c.log.Info("HELLO for an unknown realm", "realm", hello.Realm)
+		c.logger().Info("HELLO for an unknown realm", "realm", hello.Realm)
 		c.abort(spec.ErrNoSuchRealm, "no realm "+string(hello.Realm))
 		return nil
 	}
@@ -123,7 +122,7 @@ func (c *conn) handshake(ctx context.Context, afterGoodbye bool) *session {
 		c.send(refusal)
 		return nil
 	}
-	s := newSession(c, realm, hello, roles, id)
+	s := newSession(c, realm, roles, id)
 	s.id = sessionID
 	if !realm.join(s) {
 		c.abort(spec.CloseSystemShutdown, "realm closing")
@@ -134,7 +133,7 @@ func (c *conn) handshake(ctx context.Context, afterGoodbye bool) *session {
 	c.current.Store(s)
 	r.stats.SessionsOpened.Add(1)
 	s.send(&spec.Welcome{Session: s.id, Details: realm.welcomeDetails(s)})
-	s.log.Info("session joined", "authid", s.authID, "authrole", s.authRole)
+	s.logger().Debug("session joined", "authid", s.AuthID, "authrole", s.AuthRole)
 	realm.emit([]metaEvent{{"wamp.session.on_join", spec.List{s.details()}}})
 	return s
 }
@@ -159,13 +158,6 @@ func hasClientRole(roles map[string]any) bool {
 	return false
 }
 
-// identity is who a session authenticated as, in the fields the router
-// reads on every disclosure and filter.
-type identity struct {
-	authID, authRole, authMethod, authProvider string
-	authExtra                                  spec.Dict
-}
-
 // session is one WAMP session within a realm.
 type session struct {
 	id    spec.ID
@@ -173,14 +165,12 @@ type session struct {
 	peer  transport.Peer
 	ser   serializer.Serializer
 	realm *Realm
-	log   *slog.Logger
-	identity
-	ident auth.Identity // for the authorizer
+	auth.Identity
 	// trusted sessions (the router's internal caller) skip authorization.
 	trusted bool
-	roles   spec.Dict
-	// features the client announced, read by other sessions' goroutines.
-	calleeCanceling, calleeProgress, subscriberRevocation, calleeRevocation bool
+	// features the client announced (a bit set rather than the HELLO's
+	// roles dict: an idle session should cost little memory).
+	features featureSet
 
 	// Reader-goroutine-only state.
 	lastRequest spec.ID // watermark of the client's session-scope request IDs
@@ -204,32 +194,21 @@ type session struct {
 	testaments map[string][]testament
 }
 
-func newSession(c *conn, realm *Realm, hello *spec.Hello, roles spec.Dict, id auth.Identity) *session {
+func newSession(c *conn, realm *Realm, roles spec.Dict, id auth.Identity) *session {
 	s := &session{
-		id:    spec.GlobalID(),
-		conn:  c,
-		peer:  c.peer,
-		ser:   c.peer.Serializer(),
-		realm: realm,
-		ident: id,
-		identity: identity{
-			authID: id.AuthID, authRole: id.AuthRole, authMethod: id.AuthMethod,
-			authProvider: id.AuthProvider, authExtra: id.AuthExtra,
-		},
-		roles:         roles,
+		id:            spec.GlobalID(),
+		conn:          c,
+		peer:          c.peer,
+		ser:           c.peer.Serializer(),
+		realm:         realm,
+		Identity:      id,
 		subscriptions: make(map[spec.ID]*subscription),
 		registrations: make(map[spec.ID]*registration),
 		calls:         make(map[spec.ID]*call),
 		pending:       make(map[spec.ID]*call),
 		testaments:    make(map[string][]testament),
 	}
-	s.calleeCanceling = spec.HasFeature(roles, spec.RoleCallee, spec.FeatureCallCanceling)
-	// The spec makes progressive results depend on call canceling: a
-	// callee that cannot be interrupted cannot be told to stop streaming.
-	s.calleeProgress = spec.HasFeature(roles, spec.RoleCallee, spec.FeatureProgressiveCallResults) && s.calleeCanceling
-	s.subscriberRevocation = spec.HasFeature(roles, spec.RoleSubscriber, spec.FeatureSubscriptionRevocation)
-	s.calleeRevocation = spec.HasFeature(roles, spec.RoleCallee, spec.FeatureRegistrationRevocation)
-	s.log = c.log.With("realm", realm.name, "session", uint64(s.id))
+	s.features = announcedFeatures(roles)
 	return s
 }
 
@@ -245,7 +224,7 @@ func (s *session) run(ctx context.Context) (reuse bool) {
 			if errors.As(err, &pe) {
 				s.violation(pe.Reason)
 			} else if !s.closing.Load() {
-				s.log.Info("session left: transport closed", "error", err)
+				s.logger().Info("session left: transport closed", "error", err)
 			}
 			return false
 		}
@@ -289,10 +268,10 @@ func (s *session) handle(m spec.Message) (next, reuse bool) {
 		// the session remains in the realm.
 		s.leave()
 		s.send(&spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseGoodbyeAndOut})
-		s.log.Info("session left", "reason", m.Reason)
+		s.logger().Info("session left", "reason", m.Reason)
 		return false, true
 	case *spec.Abort:
-		s.log.Info("session aborted by peer", "reason", m.Reason)
+		s.logger().Info("session aborted by peer", "reason", m.Reason)
 		return false, false
 	case *spec.Publish:
 		return s.sequential(m.Request) && s.realm.broker.publish(s, m), false
@@ -391,16 +370,69 @@ func (s *session) callRequest(id spec.ID) requestKind {
 	return requestViolation
 }
 
-// has reports whether the session announced feature for the callee role.
-func (s *session) has(feature string) bool {
-	return spec.HasFeature(s.roles, spec.RoleCallee, feature)
+// featureSet holds the Advanced Profile features a client announced that
+// the router acts on.
+type featureSet uint32
+
+const (
+	callerProgressiveInvocations featureSet = 1 << iota
+	callerPassthru
+	calleeCanceling
+	calleeProgress // progressive results, and call canceling, as the spec demands
+	calleeProgressiveInvocations
+	calleeTimeout
+	calleeRevocation
+	calleePassthru
+	subscriberRevocation
+	subscriberPassthru
+	publisherPassthru
+)
+
+// has reports whether every feature in f was announced.
+func (fs featureSet) has(f featureSet) bool { return fs&f == f }
+
+func announcedFeatures(roles spec.Dict) featureSet {
+	var fs featureSet
+	set := func(f featureSet, role, feature string) {
+		if spec.HasFeature(roles, role, feature) {
+			fs |= f
+		}
+	}
+	set(callerProgressiveInvocations, spec.RoleCaller, spec.FeatureProgressiveCallInvocations)
+	set(callerPassthru, spec.RoleCaller, spec.FeaturePayloadPassthruMode)
+	set(calleeCanceling, spec.RoleCallee, spec.FeatureCallCanceling)
+	set(calleeProgressiveInvocations, spec.RoleCallee, spec.FeatureProgressiveCallInvocations)
+	set(calleeTimeout, spec.RoleCallee, spec.FeatureCallTimeout)
+	set(calleeRevocation, spec.RoleCallee, spec.FeatureRegistrationRevocation)
+	set(calleePassthru, spec.RoleCallee, spec.FeaturePayloadPassthruMode)
+	set(subscriberRevocation, spec.RoleSubscriber, spec.FeatureSubscriptionRevocation)
+	set(subscriberPassthru, spec.RoleSubscriber, spec.FeaturePayloadPassthruMode)
+	set(publisherPassthru, spec.RolePublisher, spec.FeaturePayloadPassthruMode)
+	// The spec makes progressive results depend on call canceling: a
+	// callee that cannot be interrupted cannot be told to stop streaming.
+	if fs.has(calleeCanceling) && spec.HasFeature(roles, spec.RoleCallee, spec.FeatureProgressiveCallResults) {
+		fs |= calleeProgress
+	}
+	return fs
+}
+
+// logger returns the connection's logger. It is built on use, not kept:
+// logging is rare and an idle connection should cost little memory.
+func (c *conn) logger() *slog.Logger {
+	info := c.peer.Info()
+	return c.router.log.With("remote", info.RemoteAddr, "transport", info.Transport)
+}
+
+// logger returns the session's logger, built on use like conn.logger.
+func (s *session) logger() *slog.Logger {
+	return s.conn.logger().With("realm", string(s.realm.name), "session", uint64(s.id))
 }
 
 // violation answers a protocol violation: ABORT, logged once, transport
 // closed by the caller's return.
 func (s *session) violation(reason string) {
 	s.realm.router.stats.ProtocolErrors.Add(1)
-	s.log.Warn("protocol violation", "error", reason)
+	s.logger().Warn("protocol violation", "error", reason)
 	s.send(&spec.Abort{Details: spec.Dict{"message": reason}, Reason: spec.ErrProtocolViolation})
 }
 
@@ -408,7 +440,7 @@ func (s *session) violation(reason string) {
 func (s *session) send(m spec.Message) error {
 	frame, err := s.ser.Encode(make([]byte, 0, 128), m)
 	if err != nil {
-		s.log.Error("cannot encode message", "type", m.Type().String(), "error", err)
+		s.logger().Error("cannot encode message", "type", m.Type().String(), "error", err)
 		return err
 	}
 	return s.sendFrame(frame)
@@ -424,7 +456,7 @@ func (s *session) sendFrame(frame []byte) error {
 		stats.MessagesOut.Add(1)
 	case errors.Is(err, transport.ErrSlowConsumer):
 		stats.SlowConsumers.Add(1)
-		s.log.Warn("slow consumer disconnected: outbound queue full")
+		s.logger().Warn("slow consumer disconnected: outbound queue full")
 	case errors.Is(err, transport.ErrFrameTooLarge):
 		stats.OversizeDropped.Add(1)
 	}
@@ -470,10 +502,10 @@ func (s *session) details() spec.Dict {
 	info := s.peer.Info()
 	return spec.Dict{
 		"session":      int64(s.id),
-		"authid":       s.authID,
-		"authrole":     s.authRole,
-		"authmethod":   s.authMethod,
-		"authprovider": s.authProvider,
+		"authid":       s.AuthID,
+		"authrole":     s.AuthRole,
+		"authmethod":   s.AuthMethod,
+		"authprovider": s.AuthProvider,
 		"transport": spec.Dict{
 			"type":     info.Transport,
 			"protocol": info.Protocol,
