@@ -26,7 +26,7 @@ type conn struct {
 
 func (c *conn) serve(ctx context.Context) {
 	for afterGoodbye := false; ; afterGoodbye = true {
-		s := c.handshake(ctx, afterGoodbye)
+		s := c.handshakeOnFreshStack(ctx, afterGoodbye)
 		if s == nil {
 			return
 		}
@@ -36,6 +36,22 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// handshakeOnFreshStack runs the handshake on a short-lived goroutine and
+// waits for it. Decoding HELLO, authenticating and encoding WELCOME need a
+// deep stack once; run on the reader goroutine they would leave it grown
+// (8 KiB) for the life of the connection, which for an idle IoT fleet is
+// most of the router's memory. The helper's stack is freed when it ends.
+func (c *conn) handshakeOnFreshStack(ctx context.Context, afterGoodbye bool) *session {
+	var s *session
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s = c.handshake(ctx, afterGoodbye)
+	}()
+	<-done
+	return s
 }
 
 // abort sends ABORT; the caller then ends the transport.

@@ -28,10 +28,11 @@ const (
 	// DefaultCloseTimeout bounds how long Close lets the writer flush.
 	DefaultCloseTimeout = 2 * time.Second
 	// DefaultReadBufferSize is the RawSocket read buffer. WAMP messages are
-	// mostly small (a CALL, an EVENT of a few hundred bytes), so 2 KiB holds
-	// several per read system call, while an idle connection costs little:
-	// larger frames bypass the buffer and are read into pooled memory.
-	DefaultReadBufferSize = 2 << 10
+	// mostly small (a CALL, an EVENT of a hundred bytes or so), so 512 bytes
+	// hold several per read system call, while an idle connection (most of
+	// an IoT fleet) costs little: larger frames bypass the buffer and are
+	// read into pooled memory.
+	DefaultReadBufferSize = 512
 )
 
 // Options configure a Peer. The zero value means sensible defaults; every

@@ -288,3 +288,36 @@ func TestConnectionLimits(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestWebSocketFrameSentWithTheUpgrade: a client that sends its first
+// WebSocket frame in the same packet as the upgrade request loses nothing
+// (the bytes net/http read ahead carry over to the session).
+func TestWebSocketFrameSentWithTheUpgrade(t *testing.T) {
+	p := startRouter(t)
+	addr := strings.TrimSuffix(strings.TrimPrefix(p.urls["ws"], "ws://"), "/")
+	c := dialRaw(t, addr)
+	hello := []byte(`[1,"realm1",{"roles":{"caller":{}}}]`)
+	mask := [4]byte{1, 2, 3, 4}
+	frame := []byte{0x81, 0x80 | byte(len(hello))}
+	frame = append(frame, mask[:]...)
+	for i, b := range hello {
+		frame = append(frame, b^mask[i%4])
+	}
+	req := "GET / HTTP/1.1\r\nHost: " + addr + "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: wamp.2.json\r\n\r\n"
+	if _, err := c.Write(append([]byte(req), frame...)); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 0, 4096)
+	buf := make([]byte, 4096)
+	for !strings.Contains(string(got), "[2,") {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("no WELCOME after the upgrade (read %q): %v", got, err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if !strings.HasPrefix(string(got), "HTTP/1.1 101") {
+		t.Fatalf("response %q", got)
+	}
+}

@@ -2,9 +2,11 @@ package websocket
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -140,13 +142,16 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	defer hd.leave()
 	if !hd.opts.Limiter.Acquire(r.RemoteAddr) {
+		hd.leave()
 		hd.log.Info("refused: maximum connection count reached", "remote", r.RemoteAddr)
 		http.Error(w, "maximum connection count reached", http.StatusServiceUnavailable)
 		return
 	}
-	defer hd.opts.Limiter.Release(r.RemoteAddr)
+	release := func() {
+		hd.opts.Limiter.Release(r.RemoteAddr)
+		hd.leave()
+	}
 
 	rec := &hijackRecorder{ResponseWriter: w}
 	opts := *hd.accept
@@ -155,10 +160,12 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Accept has written the HTTP error.
 		hd.log.Info("upgrade failed", "remote", r.RemoteAddr, "error", err)
+		release()
 		return
 	}
 	if rec.conn == nil { // cannot happen with net/http
 		c.CloseNow()
+		release()
 		return
 	}
 	info := transport.Info{
@@ -174,12 +181,20 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !hd.add(p) {
 		p.fail(errServerClosed)
 		<-p.Done()
+		release()
 		return
 	}
-	defer hd.remove(p)
-	hd.h.ServePeer(hd.baseCtx, p)
-	p.Close("session ended")
-	<-p.Done()
+	// The session runs on a goroutine of its own, owned by the handler
+	// (counted by enter, waited for by Shutdown), and ServeHTTP returns: the
+	// net/http goroutine, its deep stack and the request go away instead of
+	// staying with every idle connection.
+	go func() {
+		defer release()
+		defer hd.remove(p)
+		hd.h.ServePeer(hd.baseCtx, p)
+		p.Close("session ended")
+		<-p.Done()
+	}()
 }
 
 // enter counts a request that may become a session; it refuses once the
@@ -266,16 +281,47 @@ type hijackRecorder struct {
 	conn net.Conn
 }
 
+// It also swaps net/http's 4 KiB read and write buffers, which
+// coder/websocket would keep for the life of the connection, for small
+// ones: an idle WebSocket session should cost little memory, and larger
+// frames bypass a bufio buffer anyway. Bytes net/http had already read stay
+// in front of the new reader.
 func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err == nil {
-		h.conn = c
-		// http.Server's read and write timeouts may have set deadlines;
-		// the session sets its own.
-		c.SetDeadline(time.Time{})
+	if err != nil {
+		return c, brw, err
 	}
-	return c, brw, err
+	h.conn = c
+	// http.Server's read and write timeouts may have set deadlines; the
+	// session sets its own.
+	c.SetDeadline(time.Time{})
+	if brw.Writer.Buffered() > 0 {
+		// Nothing should be pending before the upgrade response; flush
+		// whatever is, rather than lose it.
+		if err := brw.Writer.Flush(); err != nil {
+			return c, brw, err
+		}
+	}
+	// coder/websocket takes over what is buffered in the reader (it peeks
+	// Buffered() bytes, then resets the reader onto the connection), so
+	// the bytes net/http read ahead must sit in the new reader's buffer.
+	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	size := max(hijackReadBuffer, len(buffered))
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(buffered)), c), size)
+	if len(buffered) > 0 {
+		if _, err := br.Peek(len(buffered)); err != nil {
+			return c, brw, err
+		}
+	}
+	small := bufio.NewReadWriter(br, bufio.NewWriterSize(c, hijackWriteBuffer))
+	return c, small, nil
 }
+
+// The buffers a hijacked WebSocket connection keeps: see Hijack.
+const (
+	hijackReadBuffer  = 512
+	hijackWriteBuffer = 1024
+)
 
 func (h *hijackRecorder) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
