@@ -83,6 +83,9 @@ func (b *broker) subscribe(s *session, m *spec.Subscribe) {
 		meta = append(meta, metaEvent{"wamp.subscription.on_create", spec.List{int64(s.id), subDetails(sub)}})
 	}
 	if _, already := s.subscriptions[sub.id]; !already {
+		if s.subscriptions == nil {
+			s.subscriptions = make(map[spec.ID]*subscription)
+		}
 		s.subscriptions[sub.id] = sub
 		sub.subscribers = append(sub.subscribers, s)
 		meta = append(meta, metaEvent{"wamp.subscription.on_subscribe", spec.List{int64(s.id), int64(sub.id)}})

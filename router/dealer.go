@@ -138,6 +138,9 @@ func (d *dealer) register(s *session, m *spec.Register) {
 	default:
 		reg.callees = append(reg.callees, s)
 	}
+	if s.registrations == nil {
+		s.registrations = make(map[spec.ID]*registration)
+	}
 	s.registrations[reg.id] = reg
 	meta = append(meta, metaEvent{"wamp.registration.on_register", spec.List{int64(s.id), int64(reg.id)}})
 	// Queued under the lock: REGISTERED precedes any INVOCATION for it.
@@ -279,12 +282,18 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 	}
 
 	s.mu.Lock()
+	if s.calls == nil {
+		s.calls = make(map[spec.ID]*call)
+	}
 	s.calls[m.Request] = c
 	s.mu.Unlock()
 	d.realm.router.stats.CallsInFlight.Add(1)
 	callee.mu.Lock()
 	gone := callee.left
 	if !gone {
+		if callee.pending == nil {
+			callee.pending = make(map[spec.ID]*call)
+		}
 		callee.pending[c.invReq] = c
 	}
 	callee.mu.Unlock()

@@ -290,6 +290,9 @@ func metaAddTestament(realm *Realm, caller *session, m *spec.Call) (spec.List, s
 		return nil, nil, err
 	}
 	caller.mu.Lock()
+	if caller.testaments == nil {
+		caller.testaments = make(map[string][]testament)
+	}
 	caller.testaments[scope] = append(caller.testaments[scope], t)
 	caller.mu.Unlock()
 	return nil, nil, nil

@@ -197,6 +197,9 @@ type session struct {
 	leaveOnce   sync.Once
 	stopTimer   atomic.Pointer[time.Timer]
 
+	// The maps below are made on first use: most sessions never need some
+	// of them, and an idle session should cost little memory.
+
 	// Guarded by broker.mu: this session's subscriptions.
 	subscriptions map[spec.ID]*subscription
 	// Guarded by dealer.mu: this session's registrations.
@@ -212,17 +215,12 @@ type session struct {
 
 func newSession(c *conn, realm *Realm, roles spec.Dict, id auth.Identity) *session {
 	s := &session{
-		id:            spec.GlobalID(),
-		conn:          c,
-		peer:          c.peer,
-		ser:           c.peer.Serializer(),
-		realm:         realm,
-		Identity:      id,
-		subscriptions: make(map[spec.ID]*subscription),
-		registrations: make(map[spec.ID]*registration),
-		calls:         make(map[spec.ID]*call),
-		pending:       make(map[spec.ID]*call),
-		testaments:    make(map[string][]testament),
+		id:       spec.GlobalID(),
+		conn:     c,
+		peer:     c.peer,
+		ser:      c.peer.Serializer(),
+		realm:    realm,
+		Identity: id,
 	}
 	s.features = announcedFeatures(roles)
 	return s
