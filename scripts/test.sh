@@ -21,6 +21,9 @@ go vet ./...
 step "go test -race (unit, conformance, end-to-end and interop tests)"
 SWITCHYARD_REQUIRE_INTEROP=1 go test -race -count=1 -timeout 20m ./...
 
+step "benchmarks, short mode (so they never rot; figures: docs/PERFORMANCE.md)"
+go test -run='^$' -bench=. -benchtime=20x ./...
+
 step "fuzz every decoder briefly (${FUZZTIME:=5s} each)"
 for pkg in $(go list ./...); do
 	for fuzz in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
