@@ -127,10 +127,11 @@ func checkDeps() {
 		if !fileExists(debianPython) {
 			pyMissing = debianPython + " does not exist"
 		} else {
-			cmd := exec.Command(debianPython, "-c", "import autobahn, twisted, txaio, msgpack, cbor2")
+			// (nacl: cryptosign; argon2: scram and its argon2id-13 KDF.)
+			cmd := exec.Command(debianPython, "-c", "import autobahn, twisted, txaio, msgpack, cbor2, nacl, argon2")
 			cmd.Env = pythonEnv()
 			if b, err := cmd.CombinedOutput(); err != nil {
-				pyMissing = fmt.Sprintf("%s cannot import autobahn/twisted/msgpack/cbor2: %v: %s",
+				pyMissing = fmt.Sprintf("%s cannot import autobahn/twisted/msgpack/cbor2/nacl/argon2: %v: %s",
 					debianPython, err, strings.TrimSpace(string(b)))
 			}
 		}

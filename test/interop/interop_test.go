@@ -1,6 +1,7 @@
 // Package interop drives real third-party WAMP clients (autobahn-js on Node, autobahn-python on
 // asyncio and Twisted) against the switchyard binary: every transport × serializer they support,
-// RPC and PubSub with binary payloads, error paths, cross-serializer routing, and graceful
+// RPC and PubSub with binary payloads, error paths, cross-serializer routing, the Advanced Profile,
+// authentication with every method and role-based authorization (auth_test.go), and graceful
 // shutdown on SIGTERM.
 //
 // Install the clients with scripts/install-test-deps.sh, then:
@@ -175,6 +176,27 @@ func TestInterop(t *testing.T) {
 				runClient(t, r, tc.caller, "caller", prefix, "--expect-error", "wamp.error.no_such_procedure")
 			})
 		}
+
+		// CANCEL in mode kill, from autobahn-js (autobahn-python's cancel sends no mode): the dealer
+		// interrupts the Python callee and passes its ERROR on to the JS caller. (The callee is
+		// Twisted: autobahn-python on asyncio sends nothing for an interrupted invocation.)
+		t.Run("cross/cancel-kill/js-websocket-json-to-py-twisted-rawsocket-cbor", func(t *testing.T) {
+			callee, caller := peer{"py-twisted", "rawsocket", "cbor"}, peer{"js", "websocket", "json"}
+			callee.require(t)
+			caller.require(t)
+			t.Parallel()
+			prefix := uriPrefix("cancel_kill")
+			ctx, cancel := context.WithTimeout(context.Background(), clientKillAfter)
+			defer cancel()
+			c := startClient(t, ctx, r, callee, "interruptible", prefix, "--count", "1")
+			c.waitReady(t, r)
+			if !runClient(t, r, caller, "canceler", prefix) {
+				cancel() // the callee would wait for an INTERRUPT that never comes
+				c.logAborted(t)
+				return
+			}
+			c.wait(t, r)
+		})
 
 		// PubSub across languages, serializers and transports: every subscriber must receive the
 		// event of every publisher, args, kwargs and binaries intact.

@@ -17,6 +17,14 @@
 //   subscriber  subscribe PREFIX.fanout, print READY, wait for one event from each EXPECT name
 //   publisher   publish one event to PREFIX.fanout (acknowledged) as NAME
 //   shutdown    join, print READY, expect the router to end the session with wamp.close.system_shutdown
+//   canceler    call PREFIX.hang (python's interruptible role), cancel it with mode kill, and expect
+//               the callee's ERROR itest.error.interrupted
+//   auth        join with --authmethod ticket|wampcra|cryptosign (--authid, --secret: ticket, password
+//               or hex cryptosign seed; --sign-with SEED signs the cryptosign challenge with another
+//               key), check WELCOME (--expect-authid, --expect-authrole), then run --plan
+//               (ACTION:URI:allow|deny[:disclosed|bare],...) with a helper session (--helper-authid,
+//               --helper-secret, ticket) on the other side of each action; or, with --expect-abort
+//               URI, check that the router refuses the session with that reason
 //
 // Exit status 0 means every assertion held; anything else prints "FAIL: ..." and exits 1.
 'use strict';
@@ -59,6 +67,17 @@ function parseArgs(argv) {
     expect: get('expect', ''),
     count: Number(get('count', '1')),
     expectError: get('expect-error', ''),
+    // Authentication (role auth): see the usage text.
+    authmethod: get('authmethod', ''),
+    authid: get('authid', ''),
+    secret: get('secret', ''),
+    signWith: get('sign-with', ''),
+    expectAuthid: get('expect-authid', ''),
+    expectAuthrole: get('expect-authrole', ''),
+    expectAbort: get('expect-abort', ''),
+    helperAuthid: get('helper-authid', ''),
+    helperSecret: get('helper-secret', ''),
+    plan: get('plan', ''),
   };
 }
 
@@ -175,9 +194,58 @@ function transportConfig() {
   throw new Error(`unknown transport ${opt.transport}`);
 }
 
-// Opens one WAMP session. Resolves with {session, connection, closed} where closed is a promise
-// resolving with {reason, details} once the connection closes.
-function openSession(label, { allowClose = false } = {}) {
+const hexToBytes = (hex) => Uint8Array.from(Buffer.from(hex, 'hex'));
+const bytesToHex = (b) => Buffer.from(b).toString('hex');
+
+// authOptions returns the autobahn.Connection options that authenticate with auth
+// ({method, authid, secret, signWith}); {} offers no method (anonymous).
+function authOptions(auth) {
+  if (!auth || !auth.method || auth.method === 'none') return {};
+  const o = { authmethods: [auth.method] };
+  if (auth.authid) o.authid = auth.authid;
+  switch (auth.method) {
+    case 'anonymous':
+      break;
+    case 'ticket':
+      o.onchallenge = (session, method) => {
+        assertEqual(method, 'ticket', 'CHALLENGE method');
+        return auth.secret;
+      };
+      break;
+    case 'wampcra':
+      o.onchallenge = (session, method, extra) => {
+        assertEqual(method, 'wampcra', 'CHALLENGE method');
+        // Salted WAMP-CRA: the HMAC key is the base64 text of PBKDF2(secret, salt), which
+        // autobahn.auth_cra.derive_key computes from the CHALLENGE's parameters.
+        const key = extra.salt ? autobahn.auth_cra.derive_key(auth.secret, extra.salt, extra.iterations, extra.keylen) : auth.secret;
+        log(`wampcra challenge (${extra.salt ? `salted, ${extra.iterations} iterations, keylen ${extra.keylen}` : 'unsalted'})`);
+        return autobahn.auth_cra.sign(key, extra.challenge);
+      };
+      break;
+    case 'cryptosign': {
+      // secret: the hex private key (32-byte seed) whose public key is announced; signWith: another
+      // seed to sign the challenge with instead (a forged signature, for the failure path).
+      const key = autobahn.nacl.sign.keyPair.fromSeed(hexToBytes(auth.secret));
+      const signer = auth.signWith ? autobahn.nacl.sign.keyPair.fromSeed(hexToBytes(auth.signWith)) : key;
+      o.authextra = { pubkey: bytesToHex(key.publicKey) };
+      o.onchallenge = (session, method, extra) => {
+        assertEqual(method, 'cryptosign', 'CHALLENGE method');
+        return autobahn.auth_cryptosign.sign_challenge(signer, extra);
+      };
+      break;
+    }
+    default:
+      throw new Error(`unsupported authmethod ${auth.method}`);
+  }
+  return o;
+}
+
+const defaultAuth = () => ({ method: opt.authmethod, authid: opt.authid, secret: opt.secret, signWith: opt.signWith });
+
+// Opens one WAMP session. Resolves with {session, connection, closed, details} where closed is a
+// promise resolving with {reason, details} once the connection closes and details are WELCOME's.
+// A session the router refuses rejects with an Error whose abort property is {reason, message}.
+function openSession(label, { allowClose = false, auth = defaultAuth() } = {}) {
   return new Promise((resolve, reject) => {
     let opened = false;
     let closing = false;
@@ -193,6 +261,7 @@ function openSession(label, { allowClose = false } = {}) {
         if (!(e instanceof autobahn.Error)) fail(`${label}: ${msg}: ${describeError(e)}`);
       },
       on_internal_error: (e, msg) => fail(`${label}: autobahn internal error: ${msg}: ${describeError(e)}`),
+      ...authOptions(auth),
     });
     connection.onopen = (session, details) => {
       opened = true;
@@ -202,6 +271,7 @@ function openSession(label, { allowClose = false } = {}) {
         session,
         connection,
         closed,
+        details: details || {},
         close: () => {
           closing = true;
           if (connection.isOpen) connection.close();
@@ -212,7 +282,9 @@ function openSession(label, { allowClose = false } = {}) {
     connection.onclose = (reason, details) => {
       const d = { reason: details && details.reason, message: details && details.message };
       if (!opened) {
-        reject(new Error(`${label}: connection failed before join: ${reason} ${JSON.stringify(d)}${transportErrorNote()}`));
+        const err = new Error(`${label}: connection failed before join: ${reason} ${JSON.stringify(d)}${transportErrorNote()}`);
+        err.abort = d;
+        reject(err);
       } else if (!closing && !allowClose) {
         fail(`${label}: connection closed unexpectedly: ${reason} ${JSON.stringify(d)}${transportErrorNote()} (step: ${step})`);
       }
@@ -455,7 +527,174 @@ async function roleShutdown() {
   pass(`router ended the session with ${c.details.reason}`);
 }
 
+// roleCanceler calls PREFIX.hang (served by python's interruptible role) and cancels the call in
+// mode kill: the dealer must INTERRUPT the callee and pass the callee's answer to that on to us.
+// (Only kill: for skip and killnowait autobahn-js 22.11.1 rejects the call itself and drops it,
+// then takes the router's ERROR wamp.error.canceled for a protocol violation.)
+async function roleCanceler() {
+  const P = opt.prefix;
+  const { session, close } = await openSession('caller');
+  at(`call ${P}.hang, then cancel it with mode kill`);
+  const call = session.call(`${P}.hang`, [opt.name]);
+  await sleep(200);
+  call.cancel({ mode: 'kill' });
+  const e = await expectError(`call ${P}.hang cancelled with mode kill`, () => call, 'itest.error.interrupted');
+  log(`call ended with the callee's answer to INTERRUPT: ${describeError(e)}`);
+  at('ask the callee what it saw');
+  assertEqual(await session.call(`${P}.hang_stats`), [1, 1], 'callee [invocations, INTERRUPTs]');
+  await close();
+  pass('CANCEL mode kill: the callee was interrupted and its ERROR reached the caller');
+}
+
+const NOT_AUTHORIZED = 'wamp.error.not_authorized';
+
+async function expectError(what, make, wantURI) {
+  let res;
+  try {
+    res = await make();
+  } catch (e) {
+    if (!(e instanceof autobahn.Error)) throw new Error(`${what}: expected WAMP error ${wantURI}, got ${describeError(e)}`);
+    assertEqual(e.error, wantURI, `error URI of ${what}`);
+    return e;
+  }
+  throw new Error(`${what}: expected WAMP error ${wantURI}, got success ${fx.show(res)}`);
+}
+
+function parsePlan(text) {
+  return text.split(',').filter(Boolean).map((item) => {
+    const parts = item.split(':');
+    if (![3, 4].includes(parts.length) || !['call', 'register', 'publish', 'subscribe'].includes(parts[0]) || !['allow', 'deny'].includes(parts[2])) {
+      throw new Error(`bad --plan step ${JSON.stringify(item)}`);
+    }
+    return { action: parts[0], uri: parts[1], allow: parts[2] === 'allow', flags: new Set(parts.length === 4 ? parts[3].split('+') : []) };
+  });
+}
+
+// checkIdentity: kind 'caller' or 'publisher'; the INVOCATION/EVENT details must name the tested
+// session exactly when the role discloses it.
+function checkIdentity(details, who, tInfo, disclosed, kind) {
+  const got = [details[kind], details[`${kind}_authid`], details[`${kind}_authrole`]].map((v) => (v === undefined ? null : v));
+  if (disclosed) {
+    assertEqual(got, [tInfo.session, tInfo.authid, tInfo.authrole], `${kind} disclosed to the ${who} ([${kind}, ${kind}_authid, ${kind}_authrole])`);
+  } else {
+    assertEqual(got, [null, null, null], `${kind} not disclosed to the ${who}`);
+  }
+}
+
+// runPlan runs each action as the tested session t; the helper h (allowed everything) plays the
+// other side, so an allowed action is shown to work end to end and a denied one to have no effect.
+async function runPlan(h, t, tInfo, steps) {
+  const tag = opt.name;
+  for (const { action, uri, allow, flags } of steps) {
+    const bare = flags.has('bare');
+    const disclosed = flags.has('disclosed');
+    at(`${action} ${uri}: expect ${allow ? 'allowed' : 'not_authorized'}${flags.size ? ` (${[...flags].sort().join('+')})` : ''}`);
+    if (action === 'call') {
+      const seen = [];
+      const reg = bare ? null : await h.register(uri, (args, kwargs, details) => {
+        seen.push(details);
+        return ['ok', uri];
+      });
+      // (no arguments when bare: the procedure may be the router's, wamp.session.count say)
+      const doCall = () => (bare ? t.call(uri) : t.call(uri, [tag]));
+      if (allow) {
+        const res = await doCall();
+        log(`result: ${fx.show(res).slice(0, 200)}`);
+        if (!bare) {
+          assertEqual(res, ['ok', uri], `result of call ${uri}`);
+          assertEqual(seen.length, 1, `invocations of the helper's ${uri}`);
+          checkIdentity(seen[0], 'callee', tInfo, disclosed, 'caller');
+        }
+      } else {
+        await expectError(`call ${uri}`, doCall, NOT_AUTHORIZED);
+        assertEqual(seen.length, 0, `invocations of the helper's ${uri} after a denied call`);
+      }
+      if (reg) await h.unregister(reg);
+    } else if (action === 'register') {
+      const endpoint = () => ['served', tag];
+      if (allow) {
+        const reg = await t.register(uri, endpoint);
+        assertEqual(await h.call(uri), ['served', tag], `helper's call of ${uri} registered by the tested session`);
+        await t.unregister(reg);
+      } else {
+        await expectError(`register ${uri}`, () => t.register(uri, endpoint), NOT_AUTHORIZED);
+      }
+    } else if (action === 'publish') {
+      const got = [];
+      const sub = bare ? null : await h.subscribe(uri, (args, kwargs, details) => {
+        if (args && args[0] === tag) got.push({ args, details });
+      });
+      const doPublish = () => t.publish(uri, [tag, uri], {}, { acknowledge: true });
+      if (allow) {
+        const pub = await doPublish();
+        assert(pub && pub.id > 0, `publication to ${uri} acknowledged`);
+        if (!bare) {
+          await waitFor(() => got.length > 0, `the helper to receive the event on ${uri}`);
+          assertEqual(got[0].args, [tag, uri], 'event args');
+          checkIdentity(got[0].details, 'subscriber', tInfo, disclosed, 'publisher');
+        }
+      } else {
+        await expectError(`publish ${uri}`, doPublish, NOT_AUTHORIZED);
+        if (!bare) {
+          await sleep(100);
+          assertEqual(got.length, 0, `events the helper got after a denied publish to ${uri}`);
+        }
+      }
+      if (sub) await h.unsubscribe(sub);
+    } else if (action === 'subscribe') {
+      const got = [];
+      const handler = (args) => {
+        if (args && args[0] === tag) got.push(args);
+      };
+      if (allow) {
+        const sub = await t.subscribe(uri, handler);
+        await h.publish(uri, [tag, 'from helper'], {}, { acknowledge: true });
+        await waitFor(() => got.length > 0, `the tested session to receive the helper's event on ${uri}`);
+        assertEqual(got[0], [tag, 'from helper'], 'event args');
+        await t.unsubscribe(sub);
+      } else {
+        await expectError(`subscribe ${uri}`, () => t.subscribe(uri, handler), NOT_AUTHORIZED);
+      }
+    }
+  }
+  return steps.length;
+}
+
+// roleAuth authenticates with --authmethod, checks WELCOME, then runs the --plan of allowed and
+// denied actions. With --expect-abort, checks instead that the router refuses the session.
+async function roleAuth() {
+  const who = `${opt.authmethod || 'no authmethod'} as ${JSON.stringify(opt.authid || null)}`;
+  if (opt.expectAbort) {
+    at(`join ${opt.realm} with ${who}: expect ABORT ${opt.expectAbort}`);
+    let joined;
+    try {
+      joined = await openSession('tested', { allowClose: true });
+    } catch (e) {
+      if (!e.abort) throw e;
+      assertEqual(e.abort.reason, opt.expectAbort, `ABORT reason (ABORT message: ${JSON.stringify(e.abort.message)})`);
+      pass(`refused with ${e.abort.reason} (${e.abort.message})`);
+      return;
+    }
+    const d = joined.details;
+    await joined.close();
+    throw new Error(`joined (authid=${d.authid} authrole=${d.authrole} authmethod=${d.authmethod}) but the router should have refused`);
+  }
+  at(`open the helper session (ticket as ${opt.helperAuthid})`);
+  const H = await openSession('helper', { auth: { method: 'ticket', authid: opt.helperAuthid, secret: opt.helperSecret } });
+  at(`join ${opt.realm} with ${who}`);
+  const T = await openSession('tested');
+  const d = T.details;
+  log(`WELCOME: authid=${d.authid} authrole=${d.authrole} authmethod=${d.authmethod} authprovider=${d.authprovider} authextra=${fx.show(d.authextra || {})}`);
+  assertEqual([d.authid, d.authrole, d.authmethod], [opt.expectAuthid || opt.authid, opt.expectAuthrole, opt.authmethod], 'WELCOME [authid, authrole, authmethod]');
+  const n = await runPlan(H.session, T.session, { session: T.session.id, authid: d.authid, authrole: d.authrole }, parsePlan(opt.plan));
+  at('close');
+  await Promise.all([T.close(), H.close()]);
+  pass(`${d.authmethod}: authid=${d.authid} authrole=${d.authrole}, ${n} action(s) allowed/denied as the role says`);
+}
+
 const roles = {
+  auth: roleAuth,
+  canceler: roleCanceler,
   scenario: roleScenario,
   callee: roleCallee,
   caller: roleCaller,

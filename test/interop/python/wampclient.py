@@ -11,6 +11,8 @@ python3-twisted, python3-msgpack, python3-cbor2 (scripts/install-test-deps.sh in
 
 Common options: --realm realm1 --prefix URI_PREFIX --timeout SECONDS --name NAME
                 --expect NAME1,NAME2 (subscriber) --count N (callee) --expect-error URI (caller)
+Authentication (every session of the process): --authmethod ticket|wampcra|cryptosign|scram|none
+                --authid AUTHID --secret SECRET (ticket, password, or hex cryptosign seed)
 Every option can also be given as an environment variable SY_<OPTION> (e.g. SY_URL).
 
 Roles (same meaning as in ../js/client.js):
@@ -21,9 +23,19 @@ Roles (same meaning as in ../js/client.js):
   subscriber  subscribe PREFIX.fanout, print READY, wait for one event from each EXPECT name
   publisher   publish one event to PREFIX.fanout (acknowledged) as NAME
   shutdown    join, print READY, expect the router to end the session with wamp.close.system_shutdown
-  advanced    Advanced Profile features the router announces in WELCOME (pattern-based subscriptions
-              and registrations, shared registrations, progressive results, call timeout,
-              black/white listing, session and registration meta API)
+  advanced    Advanced Profile features the router announces in WELCOME: pattern-based subscriptions
+              and registrations (with precedence), shared registrations (roundrobin over 2 and 3
+              callees, first, last), progressive results, call canceling (INTERRUPT to the callee,
+              also mid-progress), call timeout, caller/publisher identification (--disclosed 1: the
+              role discloses them; 0: nothing is disclosed), black/white listing (every option and
+              combinations, against a reference model), session meta API (count, list, get, on_join,
+              on_leave, kill, kill_by_authid), registration meta API
+  interruptible  register PREFIX.hang (answers only an INTERRUPT, with itest.error.interrupted;
+              Twisted only) and PREFIX.hang_stats, print READY, exit after COUNT INTERRUPTs
+  auth        join with --authmethod; check WELCOME's authid/authrole/authmethod (--expect-authid,
+              --expect-authrole) and then --plan, a list of ACTION:URI:allow|deny[:FLAGS] run by this
+              session with a helper session (--helper-authid/--helper-secret, ticket) on the other
+              side; or, with --expect-abort URI, that the router refuses the session with that reason
 
 Exit status 0 means every assertion held; anything else prints "FAIL: ..." and exits 1.
 A framework is chosen once per process (txaio), so asyncio and Twisted run as separate processes.
@@ -50,7 +62,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--framework", default=env("framework", "asyncio"), choices=["asyncio", "twisted"])
     p.add_argument("--role", default=env("role", "scenario"),
-                   choices=["scenario", "callee", "caller", "subscriber", "publisher", "shutdown", "advanced"])
+                   choices=["scenario", "callee", "caller", "subscriber", "publisher", "shutdown", "advanced", "auth", "interruptible"])
     p.add_argument("--transport", default=env("transport", "websocket"), choices=["websocket", "rawsocket"])
     p.add_argument("--url", default=env("url", None))
     p.add_argument("--unix", default=env("unix", None), help="Unix socket path (rawsocket)")
@@ -63,6 +75,25 @@ def parse_args():
     p.add_argument("--count", type=int, default=int(env("count", "1")))
     p.add_argument("--expect-error", default=env("expect_error", ""), help="caller: the call must fail with this URI")
     p.add_argument("--log-level", default=env("log_level", "info"))
+    # Authentication (every session of the process uses it, except the auth role's helper).
+    p.add_argument("--authmethod", default=env("authmethod", ""),
+                   choices=["", "none", "anonymous", "ticket", "wampcra", "cryptosign", "scram"],
+                   help="authenticate with this method (\"\"/none: offer no method, i.e. anonymous)")
+    p.add_argument("--authid", default=env("authid", ""))
+    p.add_argument("--secret", default=env("secret", ""),
+                   help="ticket, WAMP-CRA password, SCRAM password, or cryptosign private key (hex seed)")
+    p.add_argument("--expect-authid", default=env("expect_authid", ""), help="auth: WELCOME.authid (default --authid)")
+    p.add_argument("--expect-authrole", default=env("expect_authrole", ""), help="auth: WELCOME.authrole")
+    p.add_argument("--expect-abort", default=env("expect_abort", ""),
+                   help="auth: joining must fail with ABORT of this reason")
+    p.add_argument("--helper-authid", default=env("helper_authid", ""),
+                   help="auth: ticket principal of the helper session that checks the other side of each action")
+    p.add_argument("--helper-secret", default=env("helper_secret", ""))
+    p.add_argument("--plan", default=env("plan", ""),
+                   help="auth: ACTION:URI:allow|deny[:FLAG+FLAG],... ACTION is call|register|publish|subscribe; "
+                        "FLAG disclosed (the helper must see who called/published) or bare (no helper side)")
+    p.add_argument("--disclosed", default=env("disclosed", "0"), choices=["0", "1"],
+                   help="advanced: the role discloses callers and publishers (1), or nothing (0)")
     return p.parse_args()
 
 
@@ -174,26 +205,58 @@ def transport_config():
     return {"type": "rawsocket", "url": OPT.url, "serializer": OPT.serializer, "max_retries": 0}
 
 
+def authentication(method, authid, secret):
+    """The Component's authentication config for one method (None: offer no method)."""
+    if method in ("", "none"):
+        return None
+    cfg = {}
+    if authid:
+        cfg["authid"] = authid
+    if method == "anonymous":
+        pass
+    elif method == "ticket":
+        cfg["ticket"] = secret
+    elif method == "wampcra":
+        # AuthWampCra derives the salted key itself (autobahn.wamp.auth.derive_key) from the
+        # salt, iterations and keylen the router puts in the CHALLENGE.
+        cfg["secret"] = secret
+    elif method == "cryptosign":
+        cfg["privkey"] = secret  # hex seed; AuthCryptoSign sends authextra.pubkey
+    elif method == "scram":
+        cfg["password"] = secret  # AuthScram: authmethod "scram", kdf argon2id-13 or pbkdf2
+    else:
+        raise Failed("unknown authmethod %r" % method)
+    return {method: cfg}
+
+
+def default_authentication():
+    return authentication(OPT.authmethod, OPT.authid, OPT.secret)
+
+
 class Peer(object):
     """One WAMP session driven through autobahn's Component (no reconnects)."""
 
-    def __init__(self, label, allow_close=False):
+    def __init__(self, label, allow_close=False, auth="default"):
         self.label = label
         self.allow_close = allow_close
         self.session = None
+        self.details = None  # SessionDetails from WELCOME
         self.leave_details = None
         self.disconnected = False
         self.closing = False
         self.connect_errors = []
         self.done_error = None
         self.finished = False
-        self.comp = Component(transports=[transport_config()], realm=OPT.realm)
+        if auth == "default":
+            auth = default_authentication()
+        self.comp = Component(transports=[transport_config()], realm=OPT.realm, authentication=auth)
         self.comp.on("join", self._on_join)
         self.comp.on("leave", self._on_leave)
         self.comp.on("disconnect", self._on_disconnect)
         self.comp.on("connectfailure", self._on_connectfailure)
 
     def _on_join(self, session, details):
+        self.details = details
         self.session = session
         log("%s: joined realm %s as session %s (%s)" % (
             self.label, details.realm, details.session, getattr(details, "serializer", None) or OPT.serializer))
@@ -245,6 +308,30 @@ class Peer(object):
                 raise Failed("%s: could not join realm %s: %s" % (self.label, OPT.realm, "; ".join(why)))
             await sleep(0.01)
         return self.session
+
+    async def open_expect_abort(self):
+        """Starts the session expecting the router to refuse it; returns ABORT's (reason, message)."""
+        self.allow_close = True
+        if OPT.framework == "asyncio":
+            done = self.comp.start(loop=asyncio.get_event_loop())
+        else:
+            from twisted.internet import reactor
+            done = self.comp.start(reactor)
+        txaio.add_callbacks(done, self._done_ok, self._done_err)
+        await wait_until(lambda: self.session is not None or self.leave_details is not None or self.finished,
+                         "%s: WELCOME or ABORT" % self.label)
+        if self.session is not None:
+            d = self.details
+            self.closing = True
+            self.session.leave()
+            raise Failed("%s: joined (authid=%s authrole=%s authmethod=%s) but the router should have refused" % (
+                self.label, d.authid, d.authrole, d.authmethod))
+        if self.leave_details is None:
+            why = ["connect error: %s" % describe(e) for e in self.connect_errors]
+            if self.done_error is not None:
+                why.append(describe(self.done_error))
+            raise Failed("%s: no ABORT; the connection ended: %s" % (self.label, "; ".join(why) or "?"))
+        return self.leave_details.reason, self.leave_details.message
 
     async def close(self):
         self.closing = True
@@ -491,14 +578,51 @@ async def role_shutdown():
     return "router ended the session with %s" % peer.leave_details.reason
 
 
+def is_cancelled(e):
+    """The error a caller's cancelled call fails with (asyncio or Twisted)."""
+    if OPT.framework == "asyncio":
+        return isinstance(e, asyncio.CancelledError)
+    return isinstance(e, defer.CancelledError)
+
+
+async def expect_cancelled(call, what):
+    try:
+        res = await call
+    except BaseException as e:
+        if is_cancelled(e):
+            return
+        raise Failed("%s: expected the call to end cancelled, got %s" % (what, describe(e)))
+    raise Failed("%s: expected the call to end cancelled, got result %s" % (what, fx.show(res)))
+
+
+def interruptible(state, key="interrupted"):
+    """A pending future for a callee to return: cancelling it (what autobahn does on INTERRUPT)
+    records the time in state[key]."""
+    return txaio.create_future(canceller=lambda _f: state.setdefault(key, time.monotonic()))
+
+
+def bw_receives(sub, opts):
+    """Reference model of subscriber black/whitelisting: every given rule must hold."""
+    rules = [
+        ("eligible", lambda v: sub.session in v), ("eligible_authid", lambda v: sub.authid in v),
+        ("eligible_authrole", lambda v: sub.authrole in v), ("exclude", lambda v: sub.session not in v),
+        ("exclude_authid", lambda v: sub.authid not in v), ("exclude_authrole", lambda v: sub.authrole not in v),
+    ]
+    return all(ok(opts[k]) for k, ok in rules if k in opts)
+
+
 async def role_advanced():
     """Advanced Profile features, each checked only if the router announces it in WELCOME."""
     P = OPT.prefix
+    disclosed = OPT.disclosed == "1"
     at("open sessions A and B")
     A = Peer("A")
     a = await A.open()
     B = Peer("B")
     b = await B.open()
+    ia, ib = A.details, B.details
+    log("A: session %s authid %r authrole %r; B: session %s authid %r authrole %r" % (
+        ia.session, ia.authid, ia.authrole, ib.session, ib.authid, ib.authrole))
     roles = getattr(a, "_router_roles", None) or {}
     broker, dealer = roles.get("broker"), roles.get("dealer")
     check(broker is not None and dealer is not None, "WELCOME announces broker and dealer roles (got %r)" % (roles,))
@@ -542,19 +666,33 @@ async def role_advanced():
     if announced(dealer, "pattern_based_registration"):
         hits = []
 
-        def pfx(*args, details=None, **kwargs):
-            hits.append(("prefix", details.procedure))
-            return "prefix"
+        def answer(name):
+            def h(*args, details=None, **kwargs):
+                hits.append((name, details.procedure))
+                return name
+            return h
 
-        def exact(*args, details=None, **kwargs):
-            hits.append(("exact", details.procedure))
-            return "exact"
-
-        await a.register(pfx, P + ".rpc", options=RegisterOptions(match="prefix", details_arg="details"))
-        await a.register(exact, P + ".rpc.foo.exact", options=RegisterOptions(details_arg="details"))
+        await a.register(answer("prefix"), P + ".rpc", options=RegisterOptions(match="prefix", details_arg="details"))
+        await a.register(answer("exact"), P + ".rpc.foo.exact", options=RegisterOptions(details_arg="details"))
         check_equal(await b.call(P + ".rpc.foo.bar"), "prefix", "prefix registration answers")
         check_equal(await b.call(P + ".rpc.foo.exact"), "exact", "exact registration wins over prefix")
         check_equal(hits[0], ("prefix", P + ".rpc.foo.bar"), "INVOCATION.Details.procedure for a prefix match")
+
+        # Precedence: exact, then the longest prefix, then the wildcard whose concrete components
+        # come first; INVOCATION.Details.procedure is always the concrete URI. Prefixes are string
+        # prefixes (the spec's com.myapp.myobject1 matches com.myapp.myobject1-mysubobject1.x).
+        await a.register(answer("short"), P + ".rp", options=RegisterOptions(match="prefix", details_arg="details"))
+        await a.register(answer("long"), P + ".rp.a", options=RegisterOptions(match="prefix", details_arg="details"))
+        await b.register(answer("w_late"), P + ".wc..x.end",
+                         options=RegisterOptions(match="wildcard", details_arg="details"))
+        await b.register(answer("w_early"), P + ".wc.k..end",
+                         options=RegisterOptions(match="wildcard", details_arg="details"))
+        del hits[:]
+        for uri, want in [(P + ".rp.a.b", "long"), (P + ".rp.b", "short"), (P + ".rp.ab", "long"),
+                          (P + ".wc.k.x.end", "w_early"), (P + ".wc.j.x.end", "w_late"), (P + ".wc.k.y.end", "w_early")]:
+            check_equal(await a.call(uri), want, "registration chosen for %s" % uri)
+            check_equal(hits[-1], (want, uri), "INVOCATION.Details.procedure for %s" % uri)
+        await expect_call_error(a, P + ".wc.j.y.end", [], {}, "wamp.error.no_such_procedure")
 
     if announced(dealer, "shared_registration"):
         order = []
@@ -570,6 +708,32 @@ async def role_advanced():
         check_equal(sorted(res), ["A", "A", "B", "B"], "roundrobin spreads 4 calls over 2 callees")
         check(res[0] != res[1] and res[1] != res[2], "roundrobin alternates (got %r)" % res)
 
+        # Three callees on three sessions: each gets every third call, in a fixed rotation; when one
+        # unregisters, the other two share the calls.
+        C = Peer("C (callee)")
+        c = await C.open()
+        regs = {}
+        for name, s in (("A", a), ("B", b), ("C", c)):
+            regs[name] = await s.register(lambda n=name: n, P + ".rr3", options=RegisterOptions(invoke="roundrobin"))
+        res = [await a.call(P + ".rr3") for _ in range(9)]
+        check_equal(sorted(res), sorted(["A", "B", "C"] * 3), "roundrobin spreads 9 calls over 3 callees")
+        check(res[3:6] == res[0:3] and res[6:9] == res[0:3] and len(set(res[0:3])) == 3,
+              "roundrobin rotates through all 3 callees in a fixed order (got %r)" % res)
+        await regs["B"].unregister()
+        res = [await a.call(P + ".rr3") for _ in range(4)]
+        check_equal(sorted(res), ["A", "A", "C", "C"], "roundrobin over the 2 callees left after B unregistered")
+        check(res[0] != res[1] and res[1] != res[2], "roundrobin alternates after an unregister (got %r)" % res)
+
+        # first / last: always the earliest / latest registration still there.
+        for name, s in (("A", a), ("B", b), ("C", c)):
+            await s.register(lambda n=name: n, P + ".first", options=RegisterOptions(invoke="first"))
+            await s.register(lambda n=name: n, P + ".last", options=RegisterOptions(invoke="last"))
+        check_equal([await b.call(P + ".first") for _ in range(3)], ["A"] * 3, "invoke=first picks the first callee")
+        check_equal([await b.call(P + ".last") for _ in range(3)], ["C"] * 3, "invoke=last picks the last callee")
+        await C.close()
+        check_equal([await b.call(P + ".last") for _ in range(2)], ["B"] * 2,
+                    "invoke=last after the last callee left")
+
     if announced(dealer, "progressive_call_results"):
         def counter(n, details=None):
             for i in range(1, n + 1):
@@ -582,32 +746,135 @@ async def role_advanced():
         check_equal(progress, [[1, fx.BIN_B], [2, fx.BIN_B], [3, fx.BIN_B]], "progressive results, in order")
         check_equal(res, "done", "final result after the progressive ones")
 
+    if announced(dealer, "call_canceling"):
+        # autobahn cancels a call when its Future/Deferred is cancelled: it sends CANCEL (no mode:
+        # the router's default, killnowait), and a callee gets INTERRUPT as the cancellation of
+        # the Future/Deferred its endpoint returned.
+        state = {}
+        invoked = []
+
+        def hang(details=None):
+            invoked.append(details)
+            return interruptible(state)
+
+        await a.register(hang, P + ".hang", options=RegisterOptions(details_arg="details"))
+        call = b.call(P + ".hang")
+        await wait_until(lambda: invoked, "the INVOCATION of %s.hang" % P)
+        t0 = time.monotonic()
+        txaio.cancel(call)
+        await expect_cancelled(call, "cancelled call")
+        await wait_until(lambda: "interrupted" in state, "the callee to get INTERRUPT after CANCEL", 5)
+        log("callee interrupted %.3fs after the caller cancelled" % (state["interrupted"] - t0))
+        check_equal(await b.call(P + ".progress", 1, options=CallOptions(on_progress=lambda *args: None)), "done",
+                    "the callee still answers other calls after an INTERRUPT")
+
+        if getattr(dealer, "progressive_call_results", None):
+            # A progressive call cancelled mid-stream: the callee stops on INTERRUPT; the caller got
+            # a gap-free sequence of progressive results before it.
+            tstate = {"sent": 0}
+
+            def ticker(details=None):
+                f = interruptible(tstate)
+
+                def tick():
+                    if txaio.is_called(f):
+                        return
+                    tstate["sent"] += 1
+                    details.progress(tstate["sent"])
+                    txaio.call_later(0.02, tick)
+
+                tick()
+                return f
+
+            await a.register(ticker, P + ".ticker", options=RegisterOptions(details_arg="details"))
+            ticks = []
+            call = b.call(P + ".ticker", options=CallOptions(on_progress=lambda i: ticks.append(i)))
+            await wait_until(lambda: len(ticks) >= 3, "3 progressive results")
+            txaio.cancel(call)
+            await expect_cancelled(call, "cancelled progressive call")
+            await wait_until(lambda: "interrupted" in tstate, "the progressive callee to get INTERRUPT", 5)
+            sent = tstate["sent"]
+            await sleep(0.2)
+            check_equal(tstate["sent"], sent, "progressive results the callee sent after INTERRUPT")
+            check_equal(ticks, list(range(1, len(ticks) + 1)), "progressive results before the cancel, in order")
+
     if announced(dealer, "call_timeout"):
+        state = {}
+
         def slow():
-            f = txaio.create_future()
+            f = interruptible(state)
             txaio.call_later(3, lambda: txaio.is_called(f) or txaio.resolve(f, "late"))
             return f
 
         await a.register(slow, P + ".slow")
         t0 = time.monotonic()
-        # autobahn-python puts CallOptions.timeout on the wire as is: WAMP wants milliseconds.
+        # autobahn-python puts CallOptions.timeout on the wire as is (its docstring says seconds):
+        # WAMP wants milliseconds.
         await expect_call_error(b, P + ".slow", [], {"options": CallOptions(timeout=300)}, "wamp.error.timeout")
         took = time.monotonic() - t0
         check(took < 2.5, "timeout answered after %.2fs (want ~0.3s)" % took)
+        if getattr(dealer, "call_canceling", None):
+            # The dealer cancels the timed-out invocation: killnowait INTERRUPT to a callee that
+            # supports canceling.
+            await wait_until(lambda: "interrupted" in state, "the callee to get INTERRUPT after the timeout", 2)
+
+    if announced(broker, "publisher_identification") and announced(dealer, "caller_identification"):
+        # autobahn-python never sends disclose_me: identities are disclosed when the role says so
+        # (--disclosed 1), and never otherwise.
+        events, invocations = [], []
+        await a.subscribe(lambda *args, details=None: events.append(details), P + ".ident",
+                          options=SubscribeOptions(details_arg="details"))
+        await a.register(lambda details=None: invocations.append(details) or "ok", P + ".ident_rpc",
+                         options=RegisterOptions(details_arg="details"))
+        await b.publish(P + ".ident", "hello", options=PublishOptions(acknowledge=True))
+        check_equal(await b.call(P + ".ident_rpc"), "ok", "call of .ident_rpc")
+        await wait_until(lambda: events, "the event on .ident")
+        want = [ib.session, ib.authid, ib.authrole] if disclosed else [None, None, None]
+        ev, inv = events[0], invocations[0]
+        check_equal([ev.publisher, ev.publisher_authid, ev.publisher_authrole], want,
+                    "EVENT.Details publisher/publisher_authid/publisher_authrole (disclosed=%s)" % disclosed)
+        check_equal([inv.caller, inv.caller_authid, inv.caller_authrole], want,
+                    "INVOCATION.Details caller/caller_authid/caller_authrole (disclosed=%s)" % disclosed)
 
     if announced(broker, "subscriber_blackwhite_listing"):
         got_a, got_b = [], []
-        await a.subscribe(lambda *args: got_a.append(list(args)), P + ".bw")
-        await b.subscribe(lambda *args: got_b.append(list(args)), P + ".bw")
-        C = Peer("C")
+        await a.subscribe(lambda *args: got_a.append(args[0]), P + ".bw")
+        await b.subscribe(lambda *args: got_b.append(args[0]), P + ".bw")
+        C = Peer("C (publisher)")
         c = await C.open()
-        await c.publish(P + ".bw", "only_a", options=PublishOptions(acknowledge=True, eligible=[a._session_id]))
-        await c.publish(P + ".bw", "not_a", options=PublishOptions(acknowledge=True, exclude=[a._session_id]))
-        await c.publish(P + ".bw", "all", options=PublishOptions(acknowledge=True))
-        await wait_until(lambda: len(got_a) >= 2 and len(got_b) >= 2, "black/white-listed events")
-        await sleep(0.2)
-        check_equal(got_a, [["only_a"], ["all"]], "events for A (eligible/exclude)")
-        check_equal(got_b, [["not_a"], ["all"]], "events for B (eligible/exclude)")
+        sa, sb = a._session_id, b._session_id
+        cases = [
+            {"eligible": [sa]},
+            {"exclude": [sa]},
+            {"eligible": [sa, sb], "exclude": [sb]},
+            {"eligible_authid": [ia.authid]},
+            {"exclude_authid": [ia.authid]},
+            {"eligible_authid": [ia.authid, ib.authid], "exclude_authid": [ib.authid]},
+            {"eligible_authrole": [ia.authrole]},
+            {"exclude_authrole": [ia.authrole]},
+            {"exclude_authrole": ["itest_no_such_role"]},
+            {"eligible_authrole": [ib.authrole], "exclude": [sb]},
+            {"eligible": [sa], "eligible_authid": [ib.authid]},
+            {"eligible": [sa, sb], "eligible_authid": [ia.authid, ib.authid],
+             "eligible_authrole": [ia.authrole], "exclude": [sa]},
+            {},
+        ]
+        want_a, want_b = [], []
+        for i, opts in enumerate(cases):
+            label = "case%d" % i
+            await c.publish(P + ".bw", label, options=PublishOptions(acknowledge=True, **opts))
+            if bw_receives(ia, opts):
+                want_a.append(label)
+            if bw_receives(ib, opts):
+                want_b.append(label)
+        # The last case has no rules: both get it, and events arrive in order.
+        last = "case%d" % (len(cases) - 1)
+        await wait_until(lambda: last in got_a and last in got_b, "the unrestricted event")
+        await sleep(0.1)
+        for who, got, want in (("A", got_a, want_a), ("B", got_b, want_b)):
+            if got != want:
+                raise Failed("black/white-listed events received by %s:\n  got:  %s\n  want: %s\n  cases: %s" % (
+                    who, got, want, "; ".join("case%d=%s" % (i, c) for i, c in enumerate(cases))))
         await C.close()
 
     if announced(broker, "session_meta_api") or announced(dealer, "session_meta_api"):
@@ -619,7 +886,47 @@ async def role_advanced():
         info = await b.call("wamp.session.get", a._session_id)
         check(isinstance(info, dict) and info.get("session") == a._session_id,
               "wamp.session.get returns A's details (got %s)" % fx.show(info))
+        check_equal([info.get("authid"), info.get("authrole")], [ia.authid, ia.authrole],
+                    "wamp.session.get authid/authrole")
         await expect_call_error(b, "wamp.session.get", [123], {}, "wamp.error.no_such_session")
+
+        # on_join / on_leave for a session D that B then kills with a reason and a message.
+        joins, leaves = [], []
+        await a.subscribe(lambda *args: joins.append(args), "wamp.session.on_join")
+        await a.subscribe(lambda *args: leaves.append(args), "wamp.session.on_leave")
+        D = Peer("D (killed)", allow_close=True)
+        await D.open()
+        idd = D.details
+        await wait_until(lambda: any(j and isinstance(j[0], dict) and j[0].get("session") == idd.session for j in joins),
+                         "wamp.session.on_join for D (got %s)" % fx.show([list(j) for j in joins])[:300])
+        j = [j[0] for j in joins if isinstance(j[0], dict) and j[0].get("session") == idd.session][0]
+        check_equal([j.get("authid"), j.get("authrole")], [idd.authid, idd.authrole], "on_join authid/authrole of D")
+        ids = await b.call("wamp.session.list")
+        check(idd.session in ids, "wamp.session.list includes D")
+        await b.call("wamp.session.kill", idd.session, reason="itest.close.kicked", message="kicked by B")
+        await wait_until(lambda: D.leave_details is not None, "D to be closed by wamp.session.kill")
+        check_equal([D.leave_details.reason, D.leave_details.message], ["itest.close.kicked", "kicked by B"],
+                    "GOODBYE reason and message D got")
+        await wait_until(lambda: any(x and x[0] == idd.session for x in leaves), "wamp.session.on_leave for D")
+        lv = [list(x) for x in leaves if x and x[0] == idd.session][0]
+        check_equal(lv, [idd.session, idd.authid, idd.authrole], "wamp.session.on_leave args (session, authid, authrole)")
+        await expect_call_error(b, "wamp.session.get", [idd.session], {}, "wamp.error.no_such_session")
+        await expect_call_error(b, "wamp.session.kill", [idd.session], {}, "wamp.error.no_such_session")
+
+        # E gets an authid of its own: anonymous sessions get a random one; authenticated runs
+        # pass the credentials of a principal nothing else uses as --helper-authid/--helper-secret.
+        E = Peer("E (killed by authid)", allow_close=True,
+                 auth=authentication("ticket", OPT.helper_authid, OPT.helper_secret) if OPT.helper_authid else "default")
+        await E.open()
+        ie = E.details
+        if ie.authid not in (ia.authid, ib.authid):
+            killed = await b.call("wamp.session.kill_by_authid", ie.authid)
+            check_equal(killed, [ie.session], "wamp.session.kill_by_authid returns the killed session")
+            await wait_until(lambda: E.leave_details is not None, "E to be closed by kill_by_authid")
+            check_equal(E.leave_details.reason, "wamp.close.killed", "GOODBYE reason E got (the default)")
+        else:
+            log("E shares its authid with A or B: wamp.session.kill_by_authid not checked")
+            await E.close()
 
     if announced(dealer, "registration_meta_api"):
         reg = await a.register(lambda: None, P + ".meta")
@@ -632,7 +939,188 @@ async def role_advanced():
     return "checked %s; not announced: %s" % (",".join(checked) or "-", ",".join(skipped) or "-")
 
 
+async def role_interruptible():
+    """Registers PREFIX.hang, which never answers by itself: on INTERRUPT (its Future/Deferred
+    cancelled) it fails with itest.error.interrupted (Twisted only: an asyncio Future is already
+    cancelled by then, and autobahn then sends nothing). PREFIX.hang_stats returns [invocations,
+    interrupts]. Exits after COUNT interrupts."""
+    peer = Peer("callee")
+    s = await peer.open()
+    state = {"invoked": 0, "interrupted": 0}
+
+    def hang(*args, **kwargs):
+        state["invoked"] += 1
+        log("invocation %d of .hang" % state["invoked"])
+
+        def on_interrupt(f):
+            state["interrupted"] += 1
+            log("INTERRUPT %d" % state["interrupted"])
+            if OPT.framework == "twisted":
+                f.errback(ApplicationError("itest.error.interrupted", "the callee stopped on INTERRUPT"))
+
+        return txaio.create_future(canceller=on_interrupt)
+
+    await s.register(hang, OPT.prefix + ".hang")
+    await s.register(lambda: [state["invoked"], state["interrupted"]], OPT.prefix + ".hang_stats")
+    ready()
+    at("registered %s.hang; waiting for %d INTERRUPT(s)" % (OPT.prefix, OPT.count))
+    await wait_until(lambda: state["interrupted"] >= OPT.count, "%d INTERRUPT(s)" % OPT.count, OPT.timeout)
+    await sleep(0.3)  # the caller asks for hang_stats
+    await peer.close()
+    return "%d invocation(s), %d INTERRUPT(s)" % (state["invoked"], state["interrupted"])
+
+
+NOT_AUTHORIZED = "wamp.error.not_authorized"
+
+
+async def expect_error(what, make, want_uri):
+    """Awaits make() and checks that it fails with the WAMP error want_uri."""
+    try:
+        res = await make()
+    except ApplicationError as e:
+        check_equal(e.error, want_uri, "error URI of %s" % what)
+        return e
+    raise Failed("%s: expected WAMP error %s, got success %s" % (what, want_uri, fx.show(res)))
+
+
+def parse_plan(text):
+    steps = []
+    for item in [x for x in text.split(",") if x]:
+        parts = item.split(":")
+        if len(parts) not in (3, 4) or parts[0] not in ("call", "register", "publish", "subscribe") \
+                or parts[2] not in ("allow", "deny"):
+            raise Failed("bad --plan step %r" % item)
+        flags = set(parts[3].split("+")) if len(parts) == 4 else set()
+        steps.append((parts[0], parts[1], parts[2] == "allow", flags))
+    return steps
+
+
+def check_identity(details, who, t_info, disclosed, kind):
+    """kind "caller" or "publisher": checks the INVOCATION/EVENT details disclose t exactly when they should."""
+    got = [getattr(details, kind, None), getattr(details, kind + "_authid", None),
+           getattr(details, kind + "_authrole", None)]
+    if disclosed:
+        check_equal(got, [t_info.session, t_info.authid, t_info.authrole],
+                    "%s disclosed to the %s ([%s, %s_authid, %s_authrole])" % (kind, who, kind, kind, kind))
+    else:
+        check_equal(got, [None, None, None], "%s not disclosed to the %s" % (kind, who))
+
+
+async def run_plan(h, t, t_info, steps):
+    """Runs each action as the tested session t; the helper h (allowed everything) plays the other
+    side, so that an allowed action is shown to work end to end and a denied one to have no effect."""
+    tag = OPT.name
+    for action, uri, allow, flags in steps:
+        bare = "bare" in flags
+        disclosed = "disclosed" in flags
+        at("%s %s: expect %s%s" % (action, uri, "allowed" if allow else "not_authorized",
+                                     " (" + "+".join(sorted(flags)) + ")" if flags else ""))
+        if action == "call":
+            seen = []
+
+            def on_call(*args, details=None, **kwargs):
+                seen.append(details)
+                return ["ok", uri]
+
+            reg = None if bare else await h.register(on_call, uri, options=RegisterOptions(details_arg="details"))
+            if allow:
+                # (no arguments when bare: the procedure may be the router's, wamp.session.count say)
+                res = await (t.call(uri) if bare else t.call(uri, tag))
+                log("result: %s" % fx.show(res)[:200])
+                if not bare:
+                    check_equal(res, ["ok", uri], "result of call %s" % uri)
+                    check_equal(len(seen), 1, "invocations of the helper's %s" % uri)
+                    check_identity(seen[0], "callee", t_info, disclosed, "caller")
+            else:
+                await expect_error("call %s" % uri, lambda: t.call(uri) if bare else t.call(uri, tag), NOT_AUTHORIZED)
+                check_equal(len(seen), 0, "invocations of the helper's %s after a denied call" % uri)
+            if reg is not None:
+                await reg.unregister()
+        elif action == "register":
+            def on_inv(*args, **kwargs):
+                return ["served", tag]
+
+            if allow:
+                reg = await t.register(on_inv, uri)
+                check_equal(await h.call(uri), ["served", tag], "helper's call of %s registered by the tested session" % uri)
+                await reg.unregister()
+            else:
+                await expect_error("register %s" % uri, lambda: t.register(on_inv, uri), NOT_AUTHORIZED)
+        elif action == "publish":
+            got = []
+
+            def on_event(*args, details=None, **kwargs):
+                if args and args[0] == tag:
+                    got.append((list(args), details))
+
+            sub = None if bare else await h.subscribe(on_event, uri, options=SubscribeOptions(details_arg="details"))
+            if allow:
+                pub = await t.publish(uri, tag, uri, options=PublishOptions(acknowledge=True))
+                check(pub is not None and pub.id > 0, "publication to %s acknowledged" % uri)
+                if not bare:
+                    await wait_until(lambda: got, "the helper to receive the event on %s" % uri)
+                    check_equal(got[0][0], [tag, uri], "event args")
+                    check_identity(got[0][1], "subscriber", t_info, disclosed, "publisher")
+            else:
+                await expect_error("publish %s" % uri,
+                                   lambda: t.publish(uri, tag, uri, options=PublishOptions(acknowledge=True)),
+                                   NOT_AUTHORIZED)
+                if not bare:
+                    await sleep(0.1)
+                    check_equal(got, [], "events the helper got after a denied publish to %s" % uri)
+            if sub is not None:
+                await sub.unsubscribe()
+        elif action == "subscribe":
+            got = []
+
+            def on_event(*args, **kwargs):
+                if args and args[0] == tag:
+                    got.append(list(args))
+
+            if allow:
+                sub = await t.subscribe(on_event, uri)
+                await h.publish(uri, tag, "from helper", options=PublishOptions(acknowledge=True))
+                await wait_until(lambda: got, "the tested session to receive the helper's event on %s" % uri)
+                check_equal(got[0], [tag, "from helper"], "event args")
+                await sub.unsubscribe()
+            else:
+                await expect_error("subscribe %s" % uri, lambda: t.subscribe(on_event, uri), NOT_AUTHORIZED)
+
+
+async def role_auth():
+    """Authenticates with --authmethod; checks WELCOME, then the --plan of allowed/denied actions.
+    With --expect-abort, checks instead that the router refuses the session with that reason."""
+    who = "%s as %r" % (OPT.authmethod or "no authmethod", OPT.authid or None)
+    if OPT.expect_abort:
+        at("join %s with %s: expect ABORT %s" % (OPT.realm, who, OPT.expect_abort))
+        reason, message = await Peer("tested").open_expect_abort()
+        check_equal(reason, OPT.expect_abort, "ABORT reason (ABORT message: %r)" % (message,))
+        return "refused with %s (%s)" % (reason, message)
+
+    at("open the helper session (ticket as %s)" % OPT.helper_authid)
+    H = Peer("helper", auth=authentication("ticket", OPT.helper_authid, OPT.helper_secret))
+    h = await H.open()
+    at("join %s with %s" % (OPT.realm, who))
+    T = Peer("tested")
+    t = await T.open()
+    d = T.details
+    log("WELCOME: authid=%r authrole=%r authmethod=%r authprovider=%r authextra=%s" % (
+        d.authid, d.authrole, d.authmethod, d.authprovider, fx.show(d.authextra or {})))
+    check_equal([d.authid, d.authrole, d.authmethod],
+                [OPT.expect_authid or OPT.authid, OPT.expect_authrole, OPT.authmethod],
+                "WELCOME [authid, authrole, authmethod]")
+    steps = parse_plan(OPT.plan)
+    await run_plan(h, t, d, steps)
+    at("close")
+    await T.close()
+    await H.close()
+    return "%s: authid=%s authrole=%s, %d action(s) allowed/denied as the role says" % (
+        d.authmethod, d.authid, d.authrole, len(steps))
+
+
 ROLES = {
+    "auth": role_auth,
+    "interruptible": role_interruptible,
     "scenario": role_scenario,
     "callee": role_callee,
     "caller": role_caller,
