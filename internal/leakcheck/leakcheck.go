@@ -16,6 +16,12 @@ import (
 // started by this module's code to end. It exits with a failure, printing
 // the stacks, if any remain.
 func Main(m *testing.M) {
+	os.Exit(Run(m))
+}
+
+// Run is Main for a TestMain with setup and teardown of its own: it runs
+// the tests, checks for leaked goroutines and returns the exit code.
+func Run(m *testing.M) int {
 	code := m.Run()
 	if code == 0 {
 		if leaked := wait(5 * time.Second); leaked != "" {
@@ -23,7 +29,7 @@ func Main(m *testing.M) {
 			code = 1
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // wait returns the stacks of the module's goroutines still running after d.

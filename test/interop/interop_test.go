@@ -17,6 +17,7 @@ package interop
 import (
 	"context"
 	"fmt"
+	"github.com/switchyard/switchyard/internal/leakcheck"
 	"os"
 	"strings"
 	"sync"
@@ -35,7 +36,7 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	routerBin, buildErr = buildRouter(dir)
-	code := m.Run()
+	code := leakcheck.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
