@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,6 +50,7 @@ turns a listener off.`,
 			&cli.StringSliceFlag{Name: "cryptosign", EnvVars: env("CRYPTOSIGN"), Usage: "a cryptosign principal AUTHID:PUBKEY[:ROLE] (hex Ed25519 public key) on the --realm realms (repeatable)"},
 			&cli.BoolFlag{Name: "no-anonymous", EnvVars: env("NO_ANONYMOUS"), Usage: "refuse anonymous sessions on the --realm realms"},
 			&cli.BoolFlag{Name: "auth-rate-limit", Value: true, EnvVars: env("AUTH_RATE_LIMIT"), Usage: "slow down repeated authentication failures from one address"},
+			&cli.StringSliceFlag{Name: "event-history", EnvVars: env("EVENT_HISTORY"), Usage: "keep the last LIMIT events of a topic for wamp.subscription.get_events: [prefix:|wildcard:]URI[=LIMIT] (repeatable; LIMIT default 100; every realm)"},
 			&cli.StringSliceFlag{Name: "realm", Value: cli.NewStringSlice("realm1"), EnvVars: env("REALM"), Usage: "realm to serve (repeatable)"},
 			&cli.BoolFlag{Name: "auto-realms", EnvVars: env("AUTO_REALMS"), Usage: "create a realm on the first HELLO that names it"},
 			&cli.IntFlag{Name: "max-auto-realms", Value: 1024, EnvVars: env("MAX_AUTO_REALMS"), Usage: "most realms --auto-realms may create"},
@@ -116,6 +118,13 @@ func runServe(c *cli.Context) error {
 	realms, err := realmConfigs(c, cfg)
 	if err != nil {
 		return err
+	}
+	history, err := historyConfigs(c.StringSlice("event-history"))
+	if err != nil {
+		return err
+	}
+	for i := range realms {
+		realms[i].History = history
 	}
 	var limiter *auth.RateLimiter
 	if c.Bool("auth-rate-limit") {
@@ -247,6 +256,34 @@ func realmConfigs(c *cli.Context, cfg *auth.Config) ([]router.RealmConfig, error
 			rc.Roles = append(rc.Roles, fullAccess("anonymous"))
 		}
 		out = append(out, router.RealmConfig{Name: rc.Name, Auth: rc})
+	}
+	return out, nil
+}
+
+// historyConfigs parses --event-history values: [prefix:|wildcard:]URI[=LIMIT].
+func historyConfigs(values []string) ([]router.HistoryConfig, error) {
+	var out []router.HistoryConfig
+	for _, v := range values {
+		h := router.HistoryConfig{Match: spec.MatchExact}
+		rest := v
+		for _, m := range []string{spec.MatchPrefix, spec.MatchWildcard, spec.MatchExact} {
+			if after, ok := strings.CutPrefix(rest, m+":"); ok {
+				h.Match, rest = m, after
+				break
+			}
+		}
+		if uri, limit, ok := strings.Cut(rest, "="); ok {
+			n, err := strconv.Atoi(limit)
+			if err != nil || n <= 0 {
+				return nil, fmt.Errorf("--event-history %q: the limit must be a positive number", v)
+			}
+			h.Limit, rest = n, uri
+		}
+		h.Topic = spec.URI(rest)
+		if !spec.ValidURI(h.Topic, spec.Loose, h.Match) {
+			return nil, fmt.Errorf("--event-history %q: %q is not a valid %s topic", v, rest, h.Match)
+		}
+		out = append(out, h)
 	}
 	return out, nil
 }

@@ -137,3 +137,28 @@ func TestBadConfigFileStopsTheRouter(t *testing.T) {
 		t.Fatalf("the error does not name the line and the field:\n%s", msg)
 	}
 }
+
+func TestEventHistoryFlag(t *testing.T) {
+	p := startRouter(t, "--event-history", "e2e.history=2", "--event-history", "prefix:e2e.logs.")
+	c := connect(t, p, "rawsocket", "cbor")
+	id, err := c.Subscribe(ctxT(t, 5*time.Second), "e2e.history", func(*client.Event) {}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if err := c.Publish(ctxT(t, 5*time.Second), "e2e.history", spec.List{int64(i)}, nil, spec.Dict{"acknowledge": true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := c.Call(ctxT(t, 5*time.Second), "wamp.subscription.get_events", spec.List{int64(id)}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _ := res.Arguments[0].([]any)
+	if len(events) != 2 {
+		t.Fatalf("history kept %d events, want the last 2: %v", len(events), events)
+	}
+	if _, err := exec.Command(routerBinary, "serve", "--event-history", "bad..uri", "--ws", "", "--rawsocket", "").CombinedOutput(); err == nil {
+		t.Fatal("the router started with an invalid --event-history")
+	}
+}
