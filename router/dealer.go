@@ -542,7 +542,15 @@ func (d *dealer) removeSession(s *session) []metaEvent {
 		meta = d.detach(s, reg, meta)
 	}
 	d.mu.Unlock()
+	d.endCalls(s)
+	return meta
+}
 
+// endCalls ends every call s takes part in, and attaches no new one to it:
+// callers of its pending invocations get wamp.error.canceled, and callees
+// of its own calls are interrupted (killnowait) when they support
+// canceling. It runs when s leaves, and as soon as the router closes s.
+func (d *dealer) endCalls(s *session) {
 	s.mu.Lock()
 	s.left = true
 	asCaller := make([]*call, 0, len(s.calls))
@@ -563,5 +571,4 @@ func (d *dealer) removeSession(s *session) []metaEvent {
 			c.callee.send(&spec.Interrupt{Request: c.invReq, Options: spec.Dict{"mode": "killnowait"}})
 		}
 	}
-	return meta
 }

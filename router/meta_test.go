@@ -206,3 +206,53 @@ func TestTestaments(t *testing.T) {
 	}
 	expectNoEvent(t, ch)
 }
+
+// TestKillSessionWithPendingCalls: killing a callee with an invocation in
+// flight answers its caller with canceled; killing a caller with a call in
+// flight interrupts the callee; the survivors keep working.
+func TestKillSessionWithPendingCalls(t *testing.T) {
+	tr := newTestRouter(t, router.Options{})
+	admin := tr.join(serializer.JSON)
+	callee := tr.raw(serializer.JSON)
+	cw := callee.helloWith(fullCallee())
+	callee.register(1, "pending.proc", nil)
+	caller := tr.raw(serializer.MessagePack)
+	caller.helloWith(fullCaller())
+
+	// A caller killed with a call in flight: the callee is interrupted.
+	caller.send(&spec.Call{Request: 1, Options: spec.Dict{}, Procedure: "pending.proc"})
+	inv := callee.recv().(*spec.Invocation)
+	var callerID spec.ID
+	ids, _ := call1(t, admin, "wamp.session.list", nil, nil).([]any)
+	for _, v := range ids {
+		id, _ := spec.AsID(v)
+		if id != admin.ID() && id != cw.Session {
+			callerID = id
+		}
+	}
+	call1(t, admin, "wamp.session.kill", spec.List{int64(callerID)}, nil)
+	if g, ok := caller.recv().(*spec.Goodbye); !ok || g.Reason != spec.CloseKilled {
+		t.Fatalf("the killed caller got %#v", g)
+	}
+	caller.send(&spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseGoodbyeAndOut})
+	intr, ok := callee.recv().(*spec.Interrupt)
+	if !ok || intr.Request != inv.Request {
+		t.Fatalf("the callee got %#v, want INTERRUPT for %d", intr, inv.Request)
+	}
+
+	// A callee killed with an invocation in flight: its caller gets canceled.
+	second := tr.join(serializer.CBOR)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := second.Call(ctxT(t), "pending.proc", nil, nil, nil)
+		errc <- err
+	}()
+	callee.recv() // the INVOCATION
+	call1(t, admin, "wamp.session.kill", spec.List{int64(cw.Session)}, nil)
+	if err := <-errc; wampErrorURI(err) != spec.ErrCanceled {
+		t.Fatalf("the caller of a killed callee got %v", err)
+	}
+	if _, err := second.Call(ctxT(t), "pending.proc", nil, nil, nil); wampErrorURI(err) != spec.ErrNoSuchProcedure {
+		t.Fatalf("the killed callee's registration survived: %v", err)
+	}
+}

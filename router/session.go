@@ -484,6 +484,10 @@ func (s *session) close(reason spec.URI, message string) {
 		return
 	}
 	s.sayGoodbye(reason, message)
+	// Its subscriptions, registrations and calls end now, not when the peer
+	// gets round to answering (leave repeats this for anything added since).
+	s.realm.emit(s.realm.broker.removeSession(s))
+	s.realm.emit(s.realm.dealer.removeSession(s))
 }
 
 // sayGoodbye queues GOODBYE and arms the timer that closes the transport if
