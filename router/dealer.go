@@ -279,6 +279,9 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 			details[spec.OptTimeout] = ms
 			c.timeout = 0
 		}
+	} else if d.realm.router.opts.DefaultCallTimeout > 0 {
+		// A callee that never answers must not hold its caller forever.
+		c.timeout = d.realm.router.opts.DefaultCallTimeout
 	}
 
 	s.mu.Lock()

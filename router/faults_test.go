@@ -191,3 +191,20 @@ func TestOversizeFramesAreNeverSent(t *testing.T) {
 		t.Fatalf("got %v", e.Arguments)
 	}
 }
+
+// TestDefaultCallTimeout: a callee that never answers cannot hold a caller
+// that set no timeout forever.
+func TestDefaultCallTimeout(t *testing.T) {
+	tr := newTestRouter(t, router.Options{DefaultCallTimeout: 50 * time.Millisecond})
+	callee := tr.raw(serializer.JSON)
+	callee.helloWith(fullCallee())
+	callee.register(1, "silent.proc", nil)
+	caller := tr.join(serializer.JSON)
+	if _, err := caller.Call(ctxT(t), "silent.proc", nil, nil, nil); wampErrorURI(err) != spec.ErrTimeout {
+		t.Fatalf("got %v, want wamp.error.timeout", err)
+	}
+	callee.recv() // INVOCATION
+	if _, ok := callee.recv().(*spec.Interrupt); !ok {
+		t.Fatal("the silent callee was not interrupted")
+	}
+}

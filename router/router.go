@@ -31,6 +31,9 @@ type Options struct {
 	// one session may hold (0 → 10,000 each).
 	MaxSubscriptionsPerSession int
 	MaxRegistrationsPerSession int
+	// DefaultCallTimeout is the timeout of calls that set none (0: none);
+	// the dealer answers wamp.error.timeout when it passes.
+	DefaultCallTimeout time.Duration
 	// StrictURIs applies the spec's strict URI rules ([0-9a-z_] components)
 	// instead of the loose ones.
 	StrictURIs bool
