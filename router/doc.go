@@ -16,8 +16,10 @@
 //
 // Lock order, outermost first:
 //
-//	Router.mu → Realm.mu → broker.mu / dealer.mu → session.mu
+//	Realm.routeMu → Router.mu → Realm.mu → broker.mu / dealer.mu → session.mu → call.mu
 //
+// Realm.routeMu is held shared while one message is routed and exclusively
+// only by a shutdown (Realm.closeAll), which must see routing at rest.
 // broker.mu and dealer.mu are never held together. session.mu guards a
 // session's in-flight calls and is never held while taking another
 // session's mu: a call's completion is decided by an atomic flag on the call,
