@@ -24,6 +24,8 @@
 // session's in-flight calls and is never held while taking another
 // session's mu: a call's completion is decided by an atomic flag on the call,
 // and each side's map is updated under its own lock in turn. No lock is held
-// across I/O: Peer.Send only appends to a queue. No lock is held across a
-// call into authentication code.
+// across I/O: Peer.Send only appends to a queue. Authentication runs before a
+// session exists, under no lock. A dynamic authorizer's call (through the
+// realm's internal session) waits with Realm.routeMu held shared and nothing
+// else, so a shutdown waits at most for that call's timeout.
 package router
