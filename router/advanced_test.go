@@ -217,7 +217,9 @@ func TestCancelModes(t *testing.T) {
 
 	// killnowait: the caller is answered at once.
 	caller.send(&spec.Call{Request: 2, Options: spec.Dict{}, Procedure: "c.proc"})
-	inv = callee.recv().(*spec.Invocation)
+	if _, ok := callee.recv().(*spec.Invocation); !ok {
+		t.Fatal("no INVOCATION")
+	}
 	caller.send(&spec.Cancel{Request: 2, Options: spec.Dict{"mode": "killnowait"}})
 	expectError(t, caller.recv(), spec.TypeCall, 2, spec.ErrCanceled)
 	if intr := callee.recv().(*spec.Interrupt); intr.Options["mode"] != "killnowait" {
@@ -226,7 +228,9 @@ func TestCancelModes(t *testing.T) {
 
 	// skip: answered at once, the callee is not told.
 	caller.send(&spec.Call{Request: 3, Options: spec.Dict{}, Procedure: "c.proc"})
-	inv = callee.recv().(*spec.Invocation)
+	if _, ok := callee.recv().(*spec.Invocation); !ok {
+		t.Fatal("no INVOCATION")
+	}
 	caller.send(&spec.Cancel{Request: 3, Options: spec.Dict{"mode": "skip"}})
 	expectError(t, caller.recv(), spec.TypeCall, 3, spec.ErrCanceled)
 	callee.send(&spec.Subscribe{Request: 2, Options: spec.Dict{}, Topic: "no.interrupt"})

@@ -33,18 +33,6 @@ func encodeValue(s Serializer, v any) ([]byte, error) {
 	panic("unknown serializer")
 }
 
-// decodeValue parses a raw value in s's format.
-func decodeValue(s Serializer, b []byte) (any, error) {
-	switch s {
-	case JSON:
-		return decodeJSONValue(b)
-	case CBOR:
-		return decodeCBORValue(b)
-	case MessagePack:
-		return decodeMsgpackValue(b)
-	}
-	panic("unknown serializer")
-}
 
 // equalValue compares two value-model values semantically: integers by
 // value whatever their Go type, floats by bits (so NaN equals NaN), nil and

@@ -85,9 +85,11 @@ func buildRouter(dir string) (string, error) {
 		}
 		return abs, nil
 	}
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if !fileExists(goBin) {
-		goBin = "go"
+	goBin := "go"
+	if root, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		if b := filepath.Join(strings.TrimSpace(string(root)), "bin", "go"); fileExists(b) {
+			goBin = b
+		}
 	}
 	out := filepath.Join(dir, "switchyard")
 	args := []string{"build"}
