@@ -33,7 +33,6 @@ func encodeValue(s Serializer, v any) ([]byte, error) {
 	panic("unknown serializer")
 }
 
-
 // equalValue compares two value-model values semantically: integers by
 // value whatever their Go type, floats by bits (so NaN equals NaN), nil and
 // empty []byte alike.
