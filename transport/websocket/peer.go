@@ -42,7 +42,7 @@ var (
 // peer is one WAMP-over-WebSocket connection, server or client side.
 //
 // Goroutines: the session's reader calls Recv; the writer goroutine
-// (writeLoop) is the only one writing messages; the keepalive ping runs on
+// (writeLoop, run on demand by kick) is the only one writing messages; the keepalive ping runs on
 // a timer goroutine owned by the peer (it is stopped, and waited for, in
 // finish). coder/websocket answers pings and close frames from within our
 // Recv.
@@ -72,6 +72,12 @@ type peer struct {
 
 	// Write state, owned by the writer goroutine.
 	ctl, frames [][]byte
+
+	// The writer runs on demand (see kick): an idle connection holds no
+	// writer goroutine.
+	wmu      sync.Mutex // guards the two fields below
+	writing  bool       // a writer goroutine is running (or ending the peer)
+	finished bool       // the peer has ended: no writer starts again
 
 	// Keepalive: a timer whose function pings. closeCtx ends a ping in
 	// progress when the peer finishes.
@@ -110,8 +116,21 @@ func newPeer(c *ws.Conn, netConn net.Conn, s serializer.Serializer, batched bool
 		p.keepalive = time.AfterFunc(opts.PingInterval, p.ping)
 		p.keepaliveMu.Unlock()
 	}
-	go p.writeLoop()
 	return p
+}
+
+// kick makes sure a writer goroutine runs, unless one does or the peer has
+// ended. Callers first make the work visible (queue a frame, mark the peer
+// closing): a writer about to exit checks for work under wmu.
+func (p *peer) kick() {
+	p.wmu.Lock()
+	if p.writing || p.finished {
+		p.wmu.Unlock()
+		return
+	}
+	p.writing = true
+	p.wmu.Unlock()
+	go p.writeLoop()
 }
 
 // Serializer returns the serializer of the negotiated subprotocol.
@@ -131,7 +150,10 @@ func (p *peer) Send(frame []byte) error {
 		return transport.ErrFrameTooLarge
 	}
 	err := p.q.Push(frame)
-	if err == transport.ErrSlowConsumer {
+	switch err {
+	case nil:
+		p.kick()
+	case transport.ErrSlowConsumer:
 		p.fail(err)
 	}
 	return err
@@ -144,6 +166,7 @@ func (p *peer) Close(reason string) error {
 	if p.life.Close(reason) {
 		p.q.Close()
 		p.logEvent(slog.LevelDebug, "closing", "reason", reason)
+		p.kick() // the writer flushes and closes
 	}
 	return nil
 }
@@ -156,6 +179,7 @@ func (p *peer) fail(err error) {
 	}
 	p.q.Close()
 	p.raw.Close()
+	p.kick() // the writer ends the peer
 	var pe *spec.ProtocolError
 	switch {
 	case errors.Is(err, transport.ErrSlowConsumer):
@@ -307,33 +331,61 @@ func (p *peer) readFailed(err error) error {
 	return err
 }
 
-// writeLoop is the peer's writer goroutine; it closes Done when it exits.
+// writeLoop is the peer's writer goroutine, started by kick: it writes
+// what is queued and exits when nothing is left. On Close it flushes, runs
+// the close handshake and ends the peer; on a failure it ends it at once.
 func (p *peer) writeLoop() {
-	graceful := false
-	defer func() { p.finish(graceful) }()
 	for {
 		select {
-		case <-p.q.Ready():
-			if err := p.flush(time.Time{}); err != nil {
-				p.fail(err)
-				return
-			}
+		case <-p.life.Killed():
+			p.end(false)
+			return
+		default:
+		}
+		select {
 		case <-p.life.Closing():
-			select {
-			case <-p.life.Killed():
-				return
-			default:
-			}
 			closeBy := time.Now().Add(p.opts.CloseTimeout)
 			if err := p.flush(closeBy); err != nil {
 				p.fail(err)
+				p.end(false)
 				return
 			}
 			p.closeHandshake(closeBy)
-			graceful = true
+			p.end(true)
+			return
+		default:
+		}
+		if err := p.flush(time.Time{}); err != nil {
+			p.fail(err)
+			p.end(false)
 			return
 		}
+		p.wmu.Lock()
+		if n, _ := p.q.Len(); n == 0 && !p.ending() {
+			p.writing = false
+			p.wmu.Unlock()
+			return
+		}
+		p.wmu.Unlock()
 	}
+}
+
+// ending reports whether Close or a failure has begun.
+func (p *peer) ending() bool {
+	select {
+	case <-p.life.Closing():
+		return true
+	default:
+		return false
+	}
+}
+
+// end finishes the peer, once, from the writer goroutine.
+func (p *peer) end(graceful bool) {
+	p.wmu.Lock()
+	p.finished = true
+	p.wmu.Unlock()
+	p.finish(graceful)
 }
 
 // flush writes everything queued: one WebSocket message per frame, or, on
