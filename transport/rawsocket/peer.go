@@ -46,7 +46,8 @@ var aLongTimeAgo = time.Unix(1, 0)
 // Send, Close, Done and Info may be called from any goroutine.
 //
 // Lock order: peerutil.RecvWatch.mu → peerutil.Lifecycle.mu →
-// peer.wmu → transport.Queue.mu. None is held across I/O.
+// peer.kaMu → peerutil.OnDemand.mu → transport.Queue.mu. None is held
+// across I/O.
 type peer struct {
 	// writeDeadline is the write deadline last set; writer goroutine only.
 	writeDeadline time.Time
@@ -76,12 +77,13 @@ type peer struct {
 	ctl, frames [][]byte
 	pingCount   uint32
 
-	wmu          sync.Mutex // guards the fields below
-	writing      bool       // a writer goroutine is running (or ending the peer)
-	finished     bool       // the peer has ended: no writer starts again
-	awaitingPong bool       // the keepalive sent a PING and saw no traffic since
+	writer  peerutil.OnDemand
+	pingDue atomic.Bool // the keepalive asks the writer for a PING
+
+	kaMu         sync.Mutex // guards the keepalive fields below
 	ka           *time.Timer
-	pingDue      atomic.Bool // the keepalive asks the writer for a PING
+	kaStopped    bool
+	awaitingPong bool // a PING was sent and no traffic seen since
 }
 
 var _ transport.Peer = (*peer)(nil)
@@ -111,27 +113,15 @@ func newPeer(conn net.Conn, br *bufio.Reader, s serializer.Serializer, maxRecv, 
 	p.watch.Init(p.interrupt)
 	p.active.Store(true)
 	if opts.KeepaliveEnabled() {
-		p.wmu.Lock() // the timer's callback reads p.ka under wmu
+		p.kaMu.Lock() // the timer's callback reads p.ka under kaMu
 		p.ka = time.AfterFunc(opts.PingInterval, p.keepalive)
-		p.wmu.Unlock()
+		p.kaMu.Unlock()
 	}
 	return p
 }
 
-// kick makes sure a writer goroutine runs: it starts one unless one is
-// running or the peer has ended. Callers first make the work visible
-// (queue a frame, mark the peer closing): a writer about to exit checks
-// for work under wmu, so either it sees the work or kick starts another.
-func (p *peer) kick() {
-	p.wmu.Lock()
-	if p.writing || p.finished {
-		p.wmu.Unlock()
-		return
-	}
-	p.writing = true
-	p.wmu.Unlock()
-	go p.writeLoop()
-}
+// kick makes sure a writer goroutine runs; see peerutil.OnDemand.
+func (p *peer) kick() { p.writer.Kick(p.writeLoop) }
 
 // Serializer returns the serializer chosen in the handshake.
 func (p *peer) Serializer() serializer.Serializer { return p.ser }
@@ -336,43 +326,36 @@ func (p *peer) writeLoop() {
 			p.end(false)
 			return
 		}
-		p.wmu.Lock()
-		if n, _ := p.q.Len(); n == 0 && !p.pingDue.Load() && !p.ending() {
-			p.writing = false
-			p.wmu.Unlock()
+		if p.writer.Idle(p.hasWork) {
 			return
 		}
-		p.wmu.Unlock()
 	}
 }
 
-// ending reports whether Close or a failure has begun.
-func (p *peer) ending() bool {
-	select {
-	case <-p.life.Closing():
-		return true
-	default:
-		return false
-	}
+// hasWork reports whether the writer has work left.
+func (p *peer) hasWork() bool {
+	n, _ := p.q.Len()
+	return n > 0 || p.pingDue.Load() || p.life.Ending()
 }
 
 // end finishes the peer, once, from the writer goroutine.
 func (p *peer) end(graceful bool) {
-	p.wmu.Lock()
-	p.finished = true
+	p.writer.Finish()
+	p.kaMu.Lock()
+	p.kaStopped = true
 	if p.ka != nil {
 		p.ka.Stop()
 	}
-	p.wmu.Unlock()
+	p.kaMu.Unlock()
 	p.finish(graceful)
 }
 
 // keepalive runs on its timer: a peer that sent nothing during the last
 // interval is pinged, and one that then stays silent for PongTimeout fails.
 func (p *peer) keepalive() {
-	p.wmu.Lock()
-	if p.finished {
-		p.wmu.Unlock()
+	p.kaMu.Lock()
+	if p.kaStopped {
+		p.kaMu.Unlock()
 		return
 	}
 	silent := false
@@ -387,7 +370,7 @@ func (p *peer) keepalive() {
 		p.pingDue.Store(true)
 		p.ka.Reset(p.opts.PongTimeout)
 	}
-	p.wmu.Unlock()
+	p.kaMu.Unlock()
 	if silent {
 		p.fail(errPongTimeout)
 		return

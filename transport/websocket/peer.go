@@ -75,9 +75,7 @@ type peer struct {
 
 	// The writer runs on demand (see kick): an idle connection holds no
 	// writer goroutine.
-	wmu      sync.Mutex // guards the two fields below
-	writing  bool       // a writer goroutine is running (or ending the peer)
-	finished bool       // the peer has ended: no writer starts again
+	writer peerutil.OnDemand
 
 	// Keepalive: a timer whose function pings. closeCtx ends a ping in
 	// progress when the peer finishes.
@@ -119,19 +117,8 @@ func newPeer(c *ws.Conn, netConn net.Conn, s serializer.Serializer, batched bool
 	return p
 }
 
-// kick makes sure a writer goroutine runs, unless one does or the peer has
-// ended. Callers first make the work visible (queue a frame, mark the peer
-// closing): a writer about to exit checks for work under wmu.
-func (p *peer) kick() {
-	p.wmu.Lock()
-	if p.writing || p.finished {
-		p.wmu.Unlock()
-		return
-	}
-	p.writing = true
-	p.wmu.Unlock()
-	go p.writeLoop()
-}
+// kick makes sure a writer goroutine runs; see peerutil.OnDemand.
+func (p *peer) kick() { p.writer.Kick(p.writeLoop) }
 
 // Serializer returns the serializer of the negotiated subprotocol.
 func (p *peer) Serializer() serializer.Serializer { return p.ser }
@@ -360,31 +347,21 @@ func (p *peer) writeLoop() {
 			p.end(false)
 			return
 		}
-		p.wmu.Lock()
-		if n, _ := p.q.Len(); n == 0 && !p.ending() {
-			p.writing = false
-			p.wmu.Unlock()
+		if p.writer.Idle(p.hasWork) {
 			return
 		}
-		p.wmu.Unlock()
 	}
 }
 
-// ending reports whether Close or a failure has begun.
-func (p *peer) ending() bool {
-	select {
-	case <-p.life.Closing():
-		return true
-	default:
-		return false
-	}
+// hasWork reports whether the writer has work left.
+func (p *peer) hasWork() bool {
+	n, _ := p.q.Len()
+	return n > 0 || p.life.Ending()
 }
 
 // end finishes the peer, once, from the writer goroutine.
 func (p *peer) end(graceful bool) {
-	p.wmu.Lock()
-	p.finished = true
-	p.wmu.Unlock()
+	p.writer.Finish()
 	p.finish(graceful)
 }
 

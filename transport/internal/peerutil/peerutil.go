@@ -270,3 +270,60 @@ func TemporaryAcceptError(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// OnDemand runs a peer's writer goroutine only while there is something to
+// write, so that an idle connection holds one goroutine (its reader), not
+// two. Kick starts the writer unless it runs; the writer calls Idle when
+// it has written everything, and exits if Idle says so; the goroutine that
+// ends the peer calls Finish, after which no writer starts again.
+//
+// Callers make work visible (queue a frame, mark the peer closing) before
+// they Kick; Idle re-checks for work under the same lock, so either the
+// exiting writer sees the work or Kick starts a new one: none is stranded.
+type OnDemand struct {
+	mu       sync.Mutex // Protects the fields below.
+	writing  bool
+	finished bool
+}
+
+// Kick starts run on a new goroutine unless a writer runs or the peer has
+// finished.
+func (w *OnDemand) Kick(run func()) {
+	w.mu.Lock()
+	if w.writing || w.finished {
+		w.mu.Unlock()
+		return
+	}
+	w.writing = true
+	w.mu.Unlock()
+	go run()
+}
+
+// Idle reports whether the writer should exit: pending reports whether work
+// remains, and is called under the lock Kick takes.
+func (w *OnDemand) Idle(pending func() bool) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if pending() {
+		return false
+	}
+	w.writing = false
+	return true
+}
+
+// Finish marks the peer ended: Kick starts no writer from now on.
+func (w *OnDemand) Finish() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.finished = true
+}
+
+// Ending reports whether the lifecycle's Close or Fail has begun.
+func (l *Lifecycle) Ending() bool {
+	select {
+	case <-l.closing:
+		return true
+	default:
+		return false
+	}
+}
