@@ -48,8 +48,8 @@ func init() {
 		"wamp.subscription.list_subscribers":  metaSubscriptionListSubscribers,
 		"wamp.subscription.count_subscribers": metaSubscriptionCountSubscribers,
 		"wamp.subscription.get_events":        metaGetEvents,
-		"wamp.subscription.remove_subscriber": metaRemoveSubscriber,
-		"wamp.registration.remove_callee":     metaRemoveCallee,
+		"wamp.subscription.remove_subscriber": removeSubscriber.call,
+		"wamp.registration.remove_callee":     removeCallee.call,
 	}
 }
 
@@ -544,99 +544,86 @@ func metaSubscriptionCountSubscribers(realm *Realm, _ *session, m *spec.Call) (s
 
 // --- revocation (Crossbar's remove_callee / remove_subscriber) ---
 
-func revokeReason(m *spec.Call) string {
-	if r, ok := m.ArgumentsKw["reason"].(string); ok {
-		return r
-	}
-	return ""
+// revocation is one of the two revocation meta procedures:
+// wamp.registration.remove_callee(registration, callee; kw reason) and
+// wamp.subscription.remove_subscriber(subscription, subscriber; kw reason).
+// The session loses the registration or subscription and, if it announced
+// the revocation feature, is told with UNREGISTERED [67, 0, Details] or
+// UNSUBSCRIBED [35, 0, Details].
+type revocation struct {
+	kind    string // "registration" or "subscription": also the Details key
+	noSuch  spec.URI
+	feature featureSet
+	// remove detaches session sid from entry id; exists reports whether
+	// the entry exists, s is the detached session (nil if not attached).
+	remove func(realm *Realm, id, sid spec.ID) (exists bool, s *session, meta []metaEvent)
+	notice func(details spec.Dict) spec.Message
 }
 
-// metaRemoveCallee implements wamp.registration.remove_callee(registration,
-// callee; kw reason): the callee loses the registration and, if it
-// announced registration_revocation, is told with UNREGISTERED [67, 0, ...].
-func metaRemoveCallee(realm *Realm, _ *session, m *spec.Call) (spec.List, spec.Dict, *metaError) {
-	regID, err := argID(m, 0)
+func (rv revocation) call(realm *Realm, _ *session, m *spec.Call) (spec.List, spec.Dict, *metaError) {
+	id, err := argID(m, 0)
 	if err != nil {
 		return nil, nil, err
 	}
-	calleeID, err := argID(m, 1)
+	sid, err := argID(m, 1)
 	if err != nil {
 		return nil, nil, err
 	}
-	d := realm.dealer
-	var meta []metaEvent
-	d.mu.Lock()
-	reg := d.byID[regID]
-	var callee *session
-	if reg != nil {
-		for _, s := range reg.callees {
-			if s.id == calleeID {
-				callee = s
-			}
-		}
+	exists, s, meta := rv.remove(realm, id, sid)
+	if !exists {
+		return nil, nil, errMeta(rv.noSuch, "no "+rv.kind+" "+idString(id))
 	}
-	if callee != nil {
-		meta = d.detach(callee, reg, meta)
+	if s == nil {
+		return nil, nil, errMeta(spec.ErrNoSuchSession, "session "+idString(sid)+" does not hold "+rv.kind+" "+idString(id))
 	}
-	d.mu.Unlock()
-	if reg == nil {
-		return nil, nil, errMeta(spec.ErrNoSuchRegistration, "no registration "+idString(regID))
-	}
-	if callee == nil {
-		return nil, nil, errMeta(spec.ErrNoSuchSession, "session "+idString(calleeID)+" is not a callee of registration "+idString(regID))
-	}
-	if callee.features.has(calleeRevocation) {
-		details := spec.Dict{"registration": int64(regID)}
-		if r := revokeReason(m); r != "" {
+	if s.features.has(rv.feature) {
+		details := spec.Dict{rv.kind: int64(id)}
+		if r, ok := m.ArgumentsKw["reason"].(string); ok && r != "" {
 			details["reason"] = r
 		}
-		callee.send(&spec.Unregistered{Request: 0, Details: details})
+		s.send(rv.notice(details))
 	}
 	realm.emit(meta)
 	return nil, nil, nil
 }
 
-// metaRemoveSubscriber implements wamp.subscription.remove_subscriber(
-// subscription, subscriber; kw reason), telling the subscriber with
-// UNSUBSCRIBED [35, 0, ...] if it announced subscription_revocation.
-func metaRemoveSubscriber(realm *Realm, _ *session, m *spec.Call) (spec.List, spec.Dict, *metaError) {
-	subID, err := argID(m, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	sessionID, err := argID(m, 1)
-	if err != nil {
-		return nil, nil, err
-	}
-	b := realm.broker
-	var meta []metaEvent
-	b.mu.Lock()
-	sub := b.byID[subID]
-	var subscriber *session
-	if sub != nil {
-		for _, s := range sub.subscribers {
-			if s.id == sessionID {
-				subscriber = s
+var (
+	removeCallee = revocation{
+		kind: "registration", noSuch: spec.ErrNoSuchRegistration, feature: calleeRevocation,
+		remove: func(realm *Realm, id, sid spec.ID) (bool, *session, []metaEvent) {
+			d := realm.dealer
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			reg := d.byID[id]
+			if reg == nil {
+				return false, nil, nil
 			}
-		}
+			for _, s := range reg.callees {
+				if s.id == sid {
+					return true, s, d.detach(s, reg, nil)
+				}
+			}
+			return true, nil, nil
+		},
+		notice: func(details spec.Dict) spec.Message { return &spec.Unregistered{Details: details} },
 	}
-	if subscriber != nil {
-		meta = b.detach(subscriber, sub, meta)
+	removeSubscriber = revocation{
+		kind: "subscription", noSuch: spec.ErrNoSuchSubscription, feature: subscriberRevocation,
+		remove: func(realm *Realm, id, sid spec.ID) (bool, *session, []metaEvent) {
+			b := realm.broker
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			sub := b.byID[id]
+			if sub == nil {
+				return false, nil, nil
+			}
+			for _, s := range sub.subscribers {
+				if s.id == sid {
+					return true, s, b.detach(s, sub, nil)
+				}
+			}
+			return true, nil, nil
+		},
+		notice: func(details spec.Dict) spec.Message { return &spec.Unsubscribed{Details: details} },
 	}
-	b.mu.Unlock()
-	if sub == nil {
-		return nil, nil, errMeta(spec.ErrNoSuchSubscription, "no subscription "+idString(subID))
-	}
-	if subscriber == nil {
-		return nil, nil, errMeta(spec.ErrNoSuchSession, "session "+idString(sessionID)+" is not subscribed to "+idString(subID))
-	}
-	if subscriber.features.has(subscriberRevocation) {
-		details := spec.Dict{"subscription": int64(subID)}
-		if r := revokeReason(m); r != "" {
-			details["reason"] = r
-		}
-		subscriber.send(&spec.Unsubscribed{Request: 0, Details: details})
-	}
-	realm.emit(meta)
-	return nil, nil, nil
-}
+)
