@@ -13,7 +13,10 @@ import (
 	"github.com/switchyard/switchyard/transport"
 )
 
-var fuzzURIs = []spec.URI{"a.b", "a", "a.b.c", "wamp.session.count", "wamp.session.kill_all", "wamp.subscription.list", "bad..uri", "", "a..c"}
+// fuzzURIs reach the broker, the dealer, patterns, bad URIs and the meta
+// API. No kill procedure: killing every session would, rightly, end the
+// bystanders too (a fuzz finding, kept as a seed).
+var fuzzURIs = []spec.URI{"a.b", "a", "a.b.c", "wamp.session.count", "wamp.session.list", "wamp.subscription.list", "bad..uri", "", "a..c"}
 var fuzzOptions = []spec.Dict{
 	{},
 	{"acknowledge": true},
