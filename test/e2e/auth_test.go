@@ -162,3 +162,44 @@ func TestEventHistoryFlag(t *testing.T) {
 		t.Fatal("the router started with an invalid --event-history")
 	}
 }
+
+// TestKeygenAndDerive: the credential helpers print what the config file
+// takes (the WAMP-CRA vector is autobahn-python's).
+func TestKeygenAndDerive(t *testing.T) {
+	out, err := exec.Command(routerBinary, "keygen").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub, priv string
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "public:"); ok {
+			pub = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "private:"); ok {
+			priv = strings.TrimSpace(v)
+		}
+	}
+	if _, err := hex.DecodeString(pub); err != nil || len(pub) != 64 || len(priv) != 64 {
+		t.Fatalf("keygen printed %q", out)
+	}
+	seed, _ := hex.DecodeString(priv)
+	if got := hex.EncodeToString(ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)); got != pub {
+		t.Fatalf("the private key does not match the public one")
+	}
+	out, err = exec.Command(routerBinary, "derive", "wampcra", "--secret", "L3L1YUE8Txlw", "--salt", "salt123", "--iterations", "1000").Output()
+	if err != nil || !strings.Contains(string(out), "key: qzcdsr9uu/L5hnss3kjNTRe490ETgA70ZBaB5rvnJ5Y=") {
+		t.Fatalf("derive wampcra printed %q (%v)", out, err)
+	}
+	cmd := exec.Command(routerBinary, "derive", "ticket")
+	cmd.Stdin = strings.NewReader("a-ticket\n")
+	out, err = cmd.Output()
+	if err != nil || !strings.HasPrefix(string(out), `ticket_hash: "$argon2id$`) {
+		t.Fatalf("derive ticket printed %q (%v)", out, err)
+	}
+	cmd = exec.Command(routerBinary, "derive", "scram", "--kdf", "pbkdf2", "--iterations", "1000")
+	cmd.Stdin = strings.NewReader("a-password\n")
+	out, err = cmd.Output()
+	if err != nil || !strings.Contains(string(out), "stored_key: ") || !strings.Contains(string(out), "kdf: pbkdf2") {
+		t.Fatalf("derive scram printed %q (%v)", out, err)
+	}
+}
