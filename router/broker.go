@@ -70,12 +70,15 @@ func (b *broker) subscribe(s *session, m *spec.Subscribe) {
 	}
 	var meta []metaEvent
 	b.mu.Lock()
-	if len(s.subscriptions) >= b.realm.router.opts.MaxSubscriptionsPerSession {
+	sub, ok := b.index.get(match, m.Topic)
+	// Subscribing again to a topic the session holds is not a new
+	// subscription: the limit does not apply to it.
+	held := ok && s.subscriptions[sub.id] != nil
+	if !held && len(s.subscriptions) >= b.realm.router.opts.MaxSubscriptionsPerSession {
 		b.mu.Unlock()
 		s.sendError(spec.TypeSubscribe, m.Request, ErrLimitExceeded, "at most "+itoa(b.realm.router.opts.MaxSubscriptionsPerSession)+" subscriptions per session")
 		return
 	}
-	sub, ok := b.index.get(match, m.Topic)
 	if !ok {
 		sub = &subscription{id: b.newID(), topic: m.Topic, match: match, created: time.Now()}
 		b.index.put(match, m.Topic, sub)
