@@ -42,6 +42,10 @@ type ServerOptions struct {
 	// does not apply unless the router is set up to trust cookies or a
 	// network position. Set OriginPatterns when it is.
 	OriginPatterns []string
+	// Fallback serves the plain HTTP requests that are not WebSocket
+	// upgrades (a console page, an HTTP API) on the same port. nil answers
+	// them with 426 Upgrade Required.
+	Fallback http.Handler
 }
 
 // Handler is the http.Handler that upgrades WAMP WebSocket connections
@@ -120,11 +124,16 @@ func negotiate(offers []string, ours []string) string {
 }
 
 // ServeHTTP upgrades the request and serves the session. A request that is
-// not a WebSocket upgrade gets 426 Upgrade Required; an upgrade offering
-// none of our subprotocols gets 400 Bad Request without being upgraded.
-// Both bodies name the subprotocols we speak.
+// not a WebSocket upgrade goes to ServerOptions.Fallback, or else gets 426
+// Upgrade Required; an upgrade offering none of our subprotocols gets 400
+// Bad Request without being upgraded. Both bodies name the subprotocols we
+// speak.
 func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
+		if hd.opts.Fallback != nil {
+			hd.opts.Fallback.ServeHTTP(w, r)
+			return
+		}
 		w.Header().Set("Connection", "Upgrade")
 		w.Header().Set("Upgrade", "websocket")
 		http.Error(w, "this is a WAMP WebSocket endpoint: connect with a WebSocket client offering one of the subprotocols "+hd.listing, http.StatusUpgradeRequired)

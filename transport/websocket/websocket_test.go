@@ -287,6 +287,38 @@ func TestNoSubprotocolIsRefusedWithoutUpgrade(t *testing.T) {
 	}
 }
 
+// TestFallbackServesPlainHTTP: plain requests go to the fallback handler on
+// the same port, and upgrades still reach the WAMP handler.
+func TestFallbackServesPlainHTTP(t *testing.T) {
+	fallback := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "fallback "+r.URL.Path)
+	})
+	ts := startServer(t, ServerOptions{Fallback: fallback}, nil)
+	httpURL := "http" + strings.TrimPrefix(ts.url, "ws")
+	resp, err := http.Get(httpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "fallback /ws" {
+		t.Fatalf("plain GET: %d %q, want the fallback's answer", resp.StatusCode, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := Dial(ctx, ts.url, DialOptions{Serializer: serializer.JSON})
+	if err != nil {
+		t.Fatalf("upgrade beside a fallback: %v", err)
+	}
+	defer p.Close("test over")
+	select {
+	case <-ts.peers:
+	case <-ctx.Done():
+		t.Fatal("the upgraded connection never reached the WAMP handler")
+	}
+}
+
 func TestTextForJSONBinaryOtherwise(t *testing.T) {
 	ts := startServer(t, ServerOptions{}, nil)
 	for _, tc := range []struct {
