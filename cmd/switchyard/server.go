@@ -73,7 +73,7 @@ func (s *server) listen(l listenerSpec) ([]string, error) {
 		return srv
 	}
 	web := func() *http.Server {
-		wh := websocket.NewHandler(h, websocket.ServerOptions{Options: s.ws, Serializers: s.sers})
+		wh := websocket.NewHandler(h, websocket.ServerOptions{Options: s.ws, Serializers: s.sers, Fallback: s.plainHTTP()})
 		s.webs = append(s.webs, wh)
 		hs := &http.Server{Handler: wh, ReadHeaderTimeout: s.hsTO}
 		s.https = append(s.https, hs)
@@ -93,6 +93,14 @@ func (s *server) listen(l listenerSpec) ([]string, error) {
 		s.serve(func() error { return hs.Serve(wl) })
 	}
 	return listenerURLs(l.kind, l.network, ln.Addr().String(), l.tls != nil), nil
+}
+
+// plainHTTP is what a WebSocket listener answers to plain HTTP requests
+// (those without an Upgrade header). Features served over HTTP on the
+// WebSocket port register their paths here; nil keeps the WebSocket
+// handler's own answer, 426 Upgrade Required.
+func (s *server) plainHTTP() http.Handler {
+	return nil
 }
 
 // serve runs fn in a goroutine the server waits for at shutdown.
