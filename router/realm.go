@@ -16,6 +16,9 @@ type Realm struct {
 
 	auth *realmAuth
 
+	// cluster links the realm to the other nodes; nil on a single node.
+	cluster ClusterLink
+
 	internalOnce sync.Once // creates the internal caller session
 	internal     *session
 	internalPeer *internalPeer
@@ -42,6 +45,9 @@ func newRealm(r *Router, rc RealmConfig) (*Realm, error) {
 		return nil, fmt.Errorf("router: realm %s: %w", rc.Name, err)
 	}
 	realm.auth = ra
+	if r.opts.Cluster != nil {
+		realm.cluster = r.opts.Cluster.Link(realm)
+	}
 	return realm, nil
 }
 
