@@ -42,11 +42,15 @@ type ConnectOptions struct {
 	// Timeout bounds connecting and joining (the commands also use it for
 	// their requests).
 	Timeout time.Duration
+	// Reconnect and OnStateChange go to client.Config, for commands that
+	// run until stopped.
+	Reconnect     *client.Reconnect
+	OnStateChange func(client.State, error)
 }
 
 // Config turns o into a client configuration.
 func (o ConnectOptions) Config() (client.Config, error) {
-	cfg := client.Config{Realm: o.Realm, Serializer: o.Serializer, AuthID: o.AuthID}
+	cfg := client.Config{Realm: o.Realm, Serializer: o.Serializer, AuthID: o.AuthID, Reconnect: o.Reconnect, OnStateChange: o.OnStateChange}
 	n := 0
 	for _, s := range []string{o.Ticket, o.Secret, o.PrivateKey} {
 		if s != "" {
