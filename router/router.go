@@ -110,6 +110,10 @@ type Stats struct {
 	CallsInFlight    atomic.Int64
 	AuthFailures     atomic.Uint64
 	HandshakeTimeout atomic.Uint64
+	// InvalidOptions counts requests refused for an option value the router
+	// cannot honour (ERROR wamp.error.invalid_argument, or an unacknowledged
+	// PUBLISH dropped).
+	InvalidOptions atomic.Uint64
 }
 
 // ErrLimitExceeded answers a request past one of the router's per-session
