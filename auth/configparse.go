@@ -66,9 +66,14 @@ func ParseConfig(data []byte, name string) (cfg *Config, err error) {
 
 func (d *yamlDec) config(n *yaml.Node) *Config {
 	c := &Config{}
-	m, ok := d.mapping(n, "", "listeners", "realms")
+	m, ok := d.mapping(n, "", "listeners", "realms", "console")
 	if !ok {
 		return c
+	}
+	if v, ok := m["console"]; ok {
+		if on, ok := d.boolean(v, "console"); ok {
+			c.Console = &on
+		}
 	}
 	if v, ok := m["listeners"]; ok {
 		items, _ := d.seq(v, "listeners")
