@@ -127,6 +127,8 @@ var (
 		"Messages not delivered because they exceed what the receiver accepts.")
 	descHandshakeTimeouts = desc("handshake_timeouts_total",
 		"Connections closed for sending no HELLO within the handshake timeout.")
+	descInvalidOptions = desc("invalid_options_total",
+		"Requests refused for an option value the router cannot honour.")
 	descAuth = desc("auth_total",
 		"Authentication attempts, by method and outcome.", "realm", "method", "outcome")
 	descInFlight = desc("calls_in_flight",
@@ -151,7 +153,7 @@ func newRouterCollector(r *router.Router, meters map[string]*transport.Meter) *r
 func (c *routerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descSessions, descSessionsOpened, descReceived, descSent, descBytesReceived, descBytesSent,
-		descErrors, descViolations, descSlow, descOversize, descHandshakeTimeouts, descAuth,
+		descErrors, descViolations, descSlow, descOversize, descHandshakeTimeouts, descInvalidOptions, descAuth,
 		descInFlight, descCallDuration, descSubscriptions, descRegistrations,
 	} {
 		ch <- d
@@ -179,6 +181,7 @@ func (c *routerCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSlow, st.SlowConsumers.Load())
 	counter(descOversize, st.OversizeDropped.Load())
 	counter(descHandshakeTimeouts, st.HandshakeTimeout.Load())
+	counter(descInvalidOptions, st.InvalidOptions.Load())
 	for _, m := range c.meters {
 		counter(descBytesReceived, m.m.BytesReceived(), m.transport)
 		counter(descBytesSent, m.m.BytesSent(), m.transport)

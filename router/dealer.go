@@ -275,8 +275,8 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 		details["caller_authrole"] = s.AuthRole
 	}
 	copyPassthru(details, m.Options)
-	if ms, ok := optInt(m.Options, spec.OptTimeout); ok && ms > 0 {
-		c.timeout = time.Duration(ms) * time.Millisecond
+	if ms, ok := optUint(m.Options, spec.OptTimeout); ok && ms > 0 {
+		c.timeout = millis(ms)
 		if callee.features.has(calleeTimeout) && reg.forwardTimeout {
 			// The callee enforces it; the dealer only forwards it.
 			details[spec.OptTimeout] = ms

@@ -112,6 +112,10 @@ type Stats struct {
 	Received typeCounters
 	Sent     typeCounters
 	errors   errorCounts
+	// InvalidOptions counts requests refused for an option value the router
+	// cannot honour (ERROR wamp.error.invalid_argument, or an unacknowledged
+	// PUBLISH dropped).
+	InvalidOptions atomic.Uint64
 }
 
 // ErrLimitExceeded answers a request past one of the router's per-session

@@ -189,6 +189,9 @@ type session struct {
 	auth.Identity
 	// trusted sessions (the router's internal caller) skip authorization.
 	trusted bool
+	// warnedOption: a request with an invalid option was logged at Warn;
+	// later ones go to Debug. Reader-goroutine-only.
+	warnedOption bool
 	// features the client announced (a bit set rather than the HELLO's
 	// roles dict: an idle session should cost little memory).
 	features featureSet
@@ -293,10 +296,19 @@ func (s *session) handle(m spec.Message) (next, reuse bool) {
 		s.logger().Info("session aborted by peer", "reason", m.Reason)
 		return false, false
 	case *spec.Publish:
-		return s.sequential(m.Request) && s.realm.broker.publish(s, m), false
+		if !s.sequential(m.Request) {
+			return false, false
+		}
+		if s.refusedOptions(m) {
+			return true, false
+		}
+		return s.realm.broker.publish(s, m), false
 	case *spec.Subscribe:
 		if !s.sequential(m.Request) {
 			return false, false
+		}
+		if s.refusedOptions(m) {
+			return true, false
 		}
 		s.realm.broker.subscribe(s, m)
 	case *spec.Unsubscribe:
@@ -307,6 +319,9 @@ func (s *session) handle(m spec.Message) (next, reuse bool) {
 	case *spec.Call:
 		switch s.callRequest(m.Request) {
 		case requestNew:
+			if s.refusedOptions(m) {
+				return true, false
+			}
 			return s.realm.dealer.call(s, m), false
 		case requestContinuation:
 			s.realm.dealer.continueCall(s, m)
@@ -316,6 +331,9 @@ func (s *session) handle(m spec.Message) (next, reuse bool) {
 	case *spec.Register:
 		if !s.sequential(m.Request) {
 			return false, false
+		}
+		if s.refusedOptions(m) {
+			return true, false
 		}
 		s.realm.dealer.register(s, m)
 	case *spec.Unregister:
