@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -383,5 +384,13 @@ func TestReconnectRestoresSharedSubscriptionsAndDropsRefusedRegistrations(t *tes
 		case <-ctx.Done():
 			t.Fatalf("after reconnect only %v got the event", seen)
 		}
+	}
+}
+
+func TestJoinWithReconnectNeedsDial(t *testing.T) {
+	ser, _ := serializer.ByName("json")
+	c, _ := transport.Pipe(ser, transport.Options{})
+	if _, err := client.Join(context.Background(), c, client.Config{Reconnect: &client.Reconnect{}}); err == nil || !strings.Contains(err.Error(), "Dial") {
+		t.Fatalf("Join with Reconnect and no Dial: %v", err)
 	}
 }
