@@ -1,6 +1,7 @@
 // Command switchyard is a WAMP v2 router.
 //
 //	switchyard serve     run the router (WebSocket on 127.0.0.1:8080, RawSocket on 127.0.0.1:8081)
+//	switchyard reload    make a running router re-read its --config
 //	switchyard version   print the version
 package main
 
@@ -36,6 +37,7 @@ func newApp() *cli.App {
 			keygenCommand(),
 			deriveCommand(),
 			benchCommand(),
+			reloadCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
