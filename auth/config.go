@@ -19,6 +19,7 @@ import (
 // The file format is YAML; testdata/example.yaml documents every key. In
 // outline:
 //
+//	console: false        # optional: no browser console on WebSocket listeners
 //	listeners:            # optional
 //	  - name, transport (ws|rawsocket|unix|listen), address,
 //	    tls: {cert, key, client_ca?}, auth: [methods allowed here]
@@ -40,6 +41,10 @@ type Config struct {
 	// Listeners are optional: the CLI may define listeners with flags.
 	Listeners []Listener
 	Realms    []*RealmConfig
+	// Console, when set, turns the browser console served on WebSocket
+	// listeners on or off (key "console: false"); nil leaves the default
+	// (on) to the CLI.
+	Console *bool
 	// Admin is the admin listener's setup (metrics, health, reload), if
 	// the file has one; the CLI's --admin flags override it.
 	Admin *Admin

@@ -67,9 +67,14 @@ func ParseConfig(data []byte, name string) (cfg *Config, err error) {
 
 func (d *yamlDec) config(n *yaml.Node) *Config {
 	c := &Config{}
-	m, ok := d.mapping(n, "", "listeners", "realms", "admin")
+	m, ok := d.mapping(n, "", "listeners", "realms", "console", "admin")
 	if !ok {
 		return c
+	}
+	if v, ok := m["console"]; ok {
+		if on, ok := d.boolean(v, "console"); ok {
+			c.Console = &on
+		}
 	}
 	if v, ok := m["admin"]; ok {
 		if am, ok := d.mapping(v, "admin", "address", "token"); ok {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard/switchyard/console"
 	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/transport"
@@ -42,6 +43,8 @@ type server struct {
 	ws     transport.Options // WebSocket transport options
 	rs     transport.Options // RawSocket transport options
 	hsTO   time.Duration     // handshake timeout
+	// console serves the browser console on WebSocket listeners.
+	console bool
 
 	mu        sync.Mutex               // guards the fields below (reloads add and close listeners)
 	byKey     map[string]keyedListener // config listeners, by listenerSpec.key
@@ -161,7 +164,11 @@ func (s *server) keyed(key string) bool {
 // WebSocket port register their paths here; nil keeps the WebSocket
 // handler's own answer, 426 Upgrade Required.
 func (s *server) plainHTTP() http.Handler {
-	return nil
+	mux := http.NewServeMux()
+	if s.console {
+		console.Register(mux)
+	}
+	return mux
 }
 
 type keyedListener struct {
