@@ -125,5 +125,5 @@ func Dial(ctx context.Context, url string, opts DialOptions) (transport.Peer, er
 		MaxRecv:    o.MaxMessageSize,
 		MaxSend:    o.MaxMessageSize,
 	}
-	return newPeer(c, nc, s, opts.Batched, info, o), nil
+	return newPeer(c, nc, nil, s, opts.Batched, info, o), nil
 }
