@@ -90,14 +90,14 @@ type peer struct {
 	// writer goroutine.
 	writer peerutil.OnDemand
 
-	// Keepalive: a timer whose function pings. closeCtx ends a ping in
-	// progress when the peer finishes.
-	keepaliveMu      sync.Mutex // Protects the two fields below.
+	// Keepalive: a timer whose function pings. pingCancel ends a ping in
+	// progress when the peer finishes (a context per ping, not one per peer
+	// for its whole life: that would cost every idle connection memory).
+	keepaliveMu      sync.Mutex // Protects the three fields below.
 	keepaliveStopped bool
 	keepalive        *time.Timer
+	pingCancel       context.CancelFunc
 	keepaliveWG      sync.WaitGroup
-	closeCtx         context.Context
-	closeCancel      context.CancelFunc
 }
 
 var _ transport.Peer = (*peer)(nil)
@@ -126,7 +126,6 @@ func newPeer(c *ws.Conn, netConn net.Conn, w *wire, s serializer.Serializer, bat
 	p.life.Init()
 	p.watch.Init(p.interrupt)
 	p.active.Store(true)
-	p.closeCtx, p.closeCancel = context.WithCancel(context.Background())
 	if opts.KeepaliveEnabled() {
 		p.keepaliveMu.Lock()
 		p.keepalive = time.AfterFunc(opts.PingInterval, p.ping)
@@ -551,11 +550,23 @@ func (p *peer) ping() {
 	defer p.keepaliveWG.Done()
 
 	if !p.active.Swap(false) {
-		ctx, cancel := context.WithTimeout(p.closeCtx, p.opts.PongTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), p.opts.PongTimeout)
+		p.keepaliveMu.Lock()
+		if p.keepaliveStopped {
+			p.keepaliveMu.Unlock()
+			cancel()
+			return
+		}
+		p.pingCancel = cancel
+		p.keepaliveMu.Unlock()
 		err := p.c.Ping(ctx)
+		p.keepaliveMu.Lock()
+		p.pingCancel = nil
+		stopped := p.keepaliveStopped
+		p.keepaliveMu.Unlock()
 		cancel()
 		if err != nil {
-			if p.closeCtx.Err() == nil {
+			if !stopped {
 				p.fail(errPongTimeout)
 			}
 			return
@@ -578,8 +589,10 @@ func (p *peer) finish(graceful bool) {
 	if p.keepalive != nil {
 		p.keepalive.Stop()
 	}
+	if p.pingCancel != nil {
+		p.pingCancel() // a ping in progress ends now
+	}
 	p.keepaliveMu.Unlock()
-	p.closeCancel()
 	if !graceful {
 		p.raw.Close()
 	}

@@ -157,8 +157,12 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "maximum connection count reached", http.StatusServiceUnavailable)
 		return
 	}
+	// The session's goroutine keeps release: it must not capture r, or the
+	// request (headers, URL, context: over 2 KB) would stay alive with
+	// every idle connection.
+	remote := r.RemoteAddr
 	release := func() {
-		hd.opts.Limiter.Release(r.RemoteAddr)
+		hd.opts.Limiter.Release(remote)
 		hd.leave()
 	}
 
