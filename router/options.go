@@ -41,10 +41,10 @@ func (s *session) refusedOptions(m spec.Message) bool {
 	}
 	log := s.logger()
 	if s.warnedOption {
-		log.Debug(what, "request", uint64(req), "error", oe.Error())
+		log.Debug(what, "type", oe.Request.String(), "request", uint64(req), "error", oe.Error())
 	} else {
 		s.warnedOption = true
-		log.Warn(what, "request", uint64(req), "error", oe.Error(), "note", "later ones of this session are logged at debug level")
+		log.Warn(what, "type", oe.Request.String(), "request", uint64(req), "error", oe.Error(), "note", "later ones of this session are logged at debug level")
 	}
 	if answered {
 		s.sendError(oe.Request, req, spec.ErrInvalidArgument, oe.Error())

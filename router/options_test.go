@@ -96,39 +96,39 @@ func (w *optionWorld) stillWorks() {
 
 func TestInvalidSubscribeOptions(t *testing.T) {
 	w := newOptionWorld(t, router.Options{})
-	for opts, option := range map[string]spec.Dict{
+	for name, opts := range map[string]spec.Dict{
 		"match":        {"match": "regex"},
 		"get_retained": {"get_retained": "yes"},
 	} {
-		_, err := w.c.Subscribe(ctxT(t), "com.example.x", func(*client.Event) {}, option)
-		expectInvalidArgument(t, err, opts)
+		_, err := w.c.Subscribe(ctxT(t), "com.example.x", func(*client.Event) {}, opts)
+		expectInvalidArgument(t, err, name)
 	}
 	w.stillWorks()
 }
 
 func TestInvalidRegisterOptions(t *testing.T) {
 	w := newOptionWorld(t, router.Options{})
-	for opts, option := range map[string]spec.Dict{
+	for name, opts := range map[string]spec.Dict{
 		"invoke":      {"invoke": "broadcast"},
 		"match":       {"match": int64(1)},
 		"concurrency": {"concurrency": int64(-1)},
 	} {
 		_, err := w.c.Register(ctxT(t), "com.example.x", func(context.Context, *client.Invocation) (*client.Result, error) {
 			return &client.Result{}, nil
-		}, option)
-		expectInvalidArgument(t, err, opts)
+		}, opts)
+		expectInvalidArgument(t, err, name)
 	}
 	w.stillWorks()
 }
 
 func TestInvalidCallOptions(t *testing.T) {
 	w := newOptionWorld(t, router.Options{})
-	for opts, option := range map[string]spec.Dict{
+	for name, opts := range map[string]spec.Dict{
 		"timeout":          {"timeout": "10s"},
 		"receive_progress": {"receive_progress": int64(1)},
 	} {
-		_, err := w.c.Call(ctxT(t), "com.example.add", spec.List{int64(1), int64(2)}, nil, &client.CallOptions{Options: option})
-		expectInvalidArgument(t, err, opts)
+		_, err := w.c.Call(ctxT(t), "com.example.add", spec.List{int64(1), int64(2)}, nil, &client.CallOptions{Options: opts})
+		expectInvalidArgument(t, err, name)
 	}
 	// A negative or fractional timeout is not a number of milliseconds.
 	_, err := w.c.Call(ctxT(t), "com.example.add", spec.List{int64(1), int64(2)}, nil, &client.CallOptions{Options: spec.Dict{"timeout": -5.0}})
@@ -138,13 +138,13 @@ func TestInvalidCallOptions(t *testing.T) {
 
 func TestInvalidPublishOptions(t *testing.T) {
 	w := newOptionWorld(t, router.Options{})
-	for opts, option := range map[string]spec.Dict{
+	for name, opts := range map[string]spec.Dict{
 		"exclude":         {"acknowledge": true, "exclude": spec.List{"not-an-id"}},
 		"eligible_authid": {"acknowledge": true, "eligible_authid": "joe"},
 		"retain":          {"acknowledge": true, "retain": int64(1)},
 	} {
-		err := w.c.Publish(ctxT(t), "com.example.before", spec.List{"refused"}, nil, option)
-		expectInvalidArgument(t, err, opts)
+		err := w.c.Publish(ctxT(t), "com.example.before", spec.List{"refused"}, nil, opts)
+		expectInvalidArgument(t, err, name)
 	}
 	// The refused publications went nowhere; stillWorks checks that the next
 	// event on the topic is its own.

@@ -288,6 +288,7 @@ func (p *peer) read() error {
 	}
 	*bp = buf
 	p.rbuf = bp
+	p.opts.Meter.Received(len(buf))
 	return nil
 }
 
@@ -415,12 +416,20 @@ func (p *peer) flush(closeBy time.Time) error {
 			if err := p.writeFrames(p.frames); err != nil {
 				return p.writeError(err)
 			}
+			n := 0
+			for _, f := range p.frames {
+				n += len(f)
+			}
+			p.opts.Meter.Sent(n)
 		case !p.batched:
+			n := 0
 			for _, f := range p.frames {
 				if err := p.c.Write(context.Background(), p.typ, f); err != nil {
 					return p.writeError(err)
 				}
+				n += len(f)
 			}
+			p.opts.Meter.Sent(n)
 		default:
 			if batch == nil {
 				batch = bufpool.Get(maxBatch)
@@ -432,6 +441,7 @@ func (p *peer) flush(closeBy time.Time) error {
 					if err := p.writeMessage(b); err != nil {
 						return p.writeError(err)
 					}
+					p.opts.Meter.Sent(len(b))
 					b = b[:0]
 				}
 			}
