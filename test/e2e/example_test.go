@@ -27,7 +27,7 @@ func buildExample(t *testing.T, name string) string {
 	return bin
 }
 
-// waitFor polls cond (bounded) and fails with what the service logged.
+// waitForService polls cond (bounded) and fails with what the service logged.
 func waitForService(t *testing.T, what string, log *syncBuffer, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
