@@ -129,11 +129,15 @@ type link struct {
 
 var _ router.ClusterLink = (*link)(nil)
 
-// Link implements router.Cluster.
+// Link implements router.Cluster. A realm a reload prepares but does not
+// commit also gets a link: it does not displace the live realm's, and a
+// realm that takes a subscriber claims the name (AddInterest).
 func (n *Node) Link(realm *router.Realm) router.ClusterLink {
 	l := &link{n: n, realm: realm, name: string(realm.Name())}
 	n.mu.Lock()
-	n.realms[realm.Name()] = l
+	if n.realms[realm.Name()] == nil {
+		n.realms[realm.Name()] = l
+	}
 	n.mu.Unlock()
 	return l
 }
@@ -142,6 +146,7 @@ func (l *link) AddInterest(match string, topic spec.URI) {
 	n := l.n
 	k := interestKey{l.name, match, string(topic)}
 	n.mu.Lock()
+	n.realms[spec.URI(l.name)] = l
 	li := n.local[k]
 	if li == nil {
 		li = &localInterest{}
