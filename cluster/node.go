@@ -128,7 +128,8 @@ type Node struct {
 var _ router.Cluster = (*Node)(nil)
 
 // Start joins the cluster: it starts the embedded NATS server if asked,
-// connects, and begins heartbeats. Close leaves.
+// connects, begins heartbeats and returns once it has heard from the other
+// live nodes (1.5 heartbeat intervals). Close leaves.
 func Start(opts Options) (*Node, error) {
 	opts = opts.withDefaults()
 	if (opts.Listen == "") == (len(opts.URLs) == 0) {
@@ -157,7 +158,11 @@ func Start(opts Options) (*Node, error) {
 		return nil, err
 	}
 	go n.heartbeats()
-	n.log.Info("cluster node started", "embedded", n.srv != nil)
+	// Every live node heartbeats once per interval: after one and a half,
+	// this node knows them all, so a subscription made on it from now on
+	// waits for each of them to learn of it before SUBSCRIBED.
+	time.Sleep(opts.HeartbeatInterval * 3 / 2)
+	n.log.Info("cluster node started", "embedded", n.srv != nil, "peers", len(n.Peers()))
 	return n, nil
 }
 

@@ -287,3 +287,30 @@ func TestKilledNodeIsDroppedAndRestartRejoins(t *testing.T) {
 		t.Fatalf("restarted node's subscriber got %v", evs[0].Arguments)
 	}
 }
+
+// A subscriber on a node that has just started, before that node has
+// heard from the others, still receives what is published after SUBSCRIBED.
+func TestSubscriberOnFreshNode(t *testing.T) {
+	slow := func(name string) Options {
+		o := fastOptions(name)
+		o.HeartbeatInterval, o.FailAfter = time.Second, 3*time.Second
+		return o
+	}
+	first := startNode(t, slow("node1"))
+	opts := slow("fresh")
+	opts.Routes = []string{first.node.ClusterAddr()}
+	fresh := startNode(t, opts)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(first.node.Peers()) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("node1 never saw the fresh node")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b := subscribe(t, fresh.join(serializer.JSON), "t", nil)
+	pub := first.join(serializer.JSON)
+	if err := publish(t, pub, "t", spec.List{"x"}, ack); err != nil {
+		t.Fatal(err)
+	}
+	b.wait(t, 1)
+}
