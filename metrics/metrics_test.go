@@ -166,3 +166,4 @@ func TestMetricsLint(t *testing.T) {
 		}
 	}
 }
+
