@@ -166,4 +166,3 @@ func TestMetricsLint(t *testing.T) {
 		}
 	}
 }
-
