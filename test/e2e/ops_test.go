@@ -22,6 +22,7 @@ import (
 
 	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/internal/scrape"
+	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 )
 
@@ -615,5 +616,36 @@ func TestReloadRebindsOnlyChangedListeners(t *testing.T) {
 		if _, err := c.Call(ctx, "wamp.session.count", nil, nil, nil); err != nil {
 			t.Errorf("the %s session, accepted before the reloads: %v", name, err)
 		}
+	}
+}
+
+// TestReadyzDuringShutdown: from SIGTERM on, /readyz answers 503 naming the
+// shutdown while sessions are still being said GOODBYE to; /healthz stays
+// 200 until the process ends.
+func TestReadyzDuringShutdown(t *testing.T) {
+	addrs := freePorts(t, 2)
+	rsAddr, adminAddr := addrs[0], addrs[1]
+	p := startRouterWith(t, []string{rsAddr, adminAddr}, "serve", "--ws", "", "--rawsocket", rsAddr, "--admin", adminAddr)
+	// A session that never answers GOODBYE holds the shutdown open for
+	// the router's GOODBYE timeout (2 s).
+	c := dialRaw(t, rsAddr)
+	rsHandshake(t, c, 0xf1)
+	rsWrite(t, c, []byte(`[1,"realm1",{"roles":{"subscriber":{}}}]`))
+	if _, ok := rsRead(t, c, serializer.JSON).(*spec.Welcome); !ok {
+		t.Fatal("no WELCOME")
+	}
+	if code, _ := getStatus(t, "http://"+adminAddr+"/readyz"); code != 200 {
+		t.Fatalf("/readyz before SIGTERM: %d", code)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if g, ok := rsRead(t, c, serializer.JSON).(*spec.Goodbye); !ok || g.Reason != spec.CloseSystemShutdown {
+		t.Fatalf("got %v, want GOODBYE %s", g, spec.CloseSystemShutdown)
+	}
+	code, body := getStatus(t, "http://"+adminAddr+"/readyz")
+	if code != 503 || !strings.Contains(body, "shutting down") {
+		t.Fatalf("/readyz during shutdown: %d %s", code, body)
+	}
+	if code, _ := getStatus(t, "http://"+adminAddr+"/healthz"); code != 200 {
+		t.Fatalf("/healthz during shutdown: %d", code)
 	}
 }
