@@ -262,7 +262,14 @@ func (rl *reloader) apply() (*reloadResult, error) {
 		rl.log.Warn("config: " + w)
 	}
 	committed := prepared.Commit()
-	res := &reloadResult{AddedRealms: committed.Added, RemovedRealms: committed.Removed, KilledSessions: committed.Killed}
+	// Empty lists, not null, in the JSON answer.
+	res := &reloadResult{
+		AddedRealms:     append([]spec.URI{}, committed.Added...),
+		RemovedRealms:   append([]spec.URI{}, committed.Removed...),
+		KilledSessions:  committed.Killed,
+		OpenedListeners: []string{},
+		ClosedListeners: []string{},
+	}
 	for _, b := range bound {
 		for _, u := range rl.srv.serveListener(b.spec, b.ln) {
 			rl.log.Info("listening", "url", u, "listener", b.spec.name)
