@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -49,6 +50,9 @@ type Config struct {
 	Transport transport.Options
 	// Logger receives the client's logs (nil → discard).
 	Logger *slog.Logger
+	// Dialer, if set, makes the TCP connection (a local address to dial
+	// from, socket options); nil means a zero net.Dialer.
+	Dialer *net.Dialer
 
 	// Dial opens a new transport. Connect uses it instead of dialing its
 	// URL, and reconnecting uses it to redial; Join with Reconnect needs it,
@@ -217,12 +221,12 @@ func dial(ctx context.Context, rawURL string, ser serializer.Serializer, cfg Con
 	if tlsConfig == nil {
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	rs := rawsocket.DialOptions{Options: cfg.Transport, Serializer: ser}
+	rs := rawsocket.DialOptions{Options: cfg.Transport, Serializer: ser, Dialer: cfg.Dialer}
 	switch strings.ToLower(u.Scheme) {
 	case "ws":
-		return websocket.Dial(ctx, rawURL, websocket.DialOptions{Options: cfg.Transport, Serializer: ser})
+		return websocket.Dial(ctx, rawURL, websocket.DialOptions{Options: cfg.Transport, Serializer: ser, Dialer: cfg.Dialer})
 	case "wss":
-		return websocket.Dial(ctx, rawURL, websocket.DialOptions{Options: cfg.Transport, Serializer: ser, TLSConfig: tlsConfig})
+		return websocket.Dial(ctx, rawURL, websocket.DialOptions{Options: cfg.Transport, Serializer: ser, TLSConfig: tlsConfig, Dialer: cfg.Dialer})
 	case "rs", "tcp":
 		return rawsocket.Dial(ctx, "tcp", u.Host, rs)
 	case "rss", "tcps":

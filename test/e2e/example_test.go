@@ -27,8 +27,8 @@ func buildExample(t *testing.T, name string) string {
 	return bin
 }
 
-// waitFor polls cond (bounded) and fails with what the service logged.
-func waitFor(t *testing.T, what string, log *syncBuffer, cond func() bool) {
+// waitForService polls cond (bounded) and fails with what the service logged.
+func waitForService(t *testing.T, what string, log *syncBuffer, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -64,7 +64,7 @@ func TestExampleServiceSurvivesARouterCrash(t *testing.T) {
 			t.Error("the service did not stop on SIGTERM")
 		}
 	})
-	waitFor(t, "serving", svcLog, func() bool { return strings.Contains(svcLog.String(), "msg=serving") })
+	waitForService(t, "serving", svcLog, func() bool { return strings.Contains(svcLog.String(), "msg=serving") })
 
 	call := func(procedure string, args ...any) (*client.Result, error) {
 		c, err := client.Connect(ctxT(t, 5*time.Second), url, client.Config{Serializer: "json"})
@@ -97,14 +97,14 @@ func TestExampleServiceSurvivesARouterCrash(t *testing.T) {
 	first.cmd.Process.Signal(syscall.SIGKILL)
 	<-first.exited
 	first.exitErr = nil // killed on purpose
-	waitFor(t, "disconnected", svcLog, func() bool { return strings.Contains(svcLog.String(), "msg=disconnected") })
+	waitForService(t, "disconnected", svcLog, func() bool { return strings.Contains(svcLog.String(), "msg=disconnected") })
 	time.Sleep(300 * time.Millisecond) // a few failed attempts while it is down
 
 	// The same port again: the service comes back by itself.
 	startRouterWith(t, addr, serve...)
-	waitFor(t, "reconnected", svcLog, func() bool { return strings.Count(svcLog.String(), "msg=connected") >= 2 })
+	waitForService(t, "reconnected", svcLog, func() bool { return strings.Count(svcLog.String(), "msg=connected") >= 2 })
 	var lastErr error
-	waitFor(t, "an answer after the restart", svcLog, func() bool {
+	waitForService(t, "an answer after the restart", svcLog, func() bool {
 		res, lastErr = call("com.example.service.add", 20, 22)
 		return lastErr == nil
 	})
