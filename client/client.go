@@ -118,6 +118,7 @@ type Client struct {
 	life   context.Context         // ends when Close starts: stops redialing
 	stop   context.CancelFunc
 	reqIDs spec.IDGen // session scope: reset for each new session
+	ownIDs spec.IDGen // the IDs a reconnecting client's Register and Subscribe return
 
 	mu            sync.Mutex // guards the fields below
 	up            bool       // a session is joined (false while reconnecting)
@@ -355,6 +356,15 @@ func (c *Client) sendOn(sess *session, m spec.Message) error {
 		return fmt.Errorf("client: encode %s: %w", m.Type(), err)
 	}
 	return sess.peer.Send(frame)
+}
+
+// localID is the ID a new registration or subscription is known by to its
+// user: the client's own when reconnecting, else 0 (the router's ID).
+func (c *Client) localID() spec.ID {
+	if c.cfg.Reconnect == nil {
+		return 0
+	}
+	return c.ownIDs.Next()
 }
 
 // usable says why no request may be sent now, under c.mu.

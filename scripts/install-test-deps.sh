@@ -25,6 +25,7 @@ apt_packages=(
 	python3-u-msgpack
 	python3-nacl
 	python3-argon2
+	curl # test/e2e drives the admin listener's POST /reload with it
 )
 
 missing=()
