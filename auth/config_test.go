@@ -187,7 +187,7 @@ func TestConfigErrors(t *testing.T) {
             match: regex
     anonymous: {role: a}
 `, `7: realms[0].roles[0].permissions[0].match: "regex" is not exact, prefix or wildcard`},
-		{base + "    colour: blue\n", `10: realms[0].colour: unknown key (known: name, anonymous, roles, principals, dynamic)`},
+		{base + "    colour: blue\n", `10: realms[0].colour: unknown key (known: name, anonymous, roles, principals, dynamic, http_api)`},
 		{"listeners: []\n", `1: realms: at least one realm is required`},
 		{"realms: []\n", `1: realms: at least one realm is required`},
 		{"realms: {}\n", `1: realms: want a list, got a mapping`},
