@@ -33,10 +33,20 @@ type LocalSession struct {
 // ErrLocalSessionClosed is returned by the methods of a closed LocalSession.
 var ErrLocalSessionClosed = errors.New("router: local session closed")
 
-// OpenLocalSession opens a local session of the realm acting as id (its
-// AuthID and AuthRole; the role must be one of the realm's).
-func (realm *Realm) OpenLocalSession(id auth.Identity) (*LocalSession, error) {
-	if !realm.auth.cfg.HasRole(id.AuthRole) {
+// LocalSessionOptions says whom a local session acts for.
+type LocalSessionOptions struct {
+	// Identity is the principal: its AuthRole must be one of the realm's
+	// unless Trusted. AuthMethod defaults to "http".
+	Identity auth.Identity
+	// Trusted skips authorization, as for the router's own sessions: for
+	// what the operator configured (webhooks), not for what a request asks.
+	Trusted bool
+}
+
+// OpenLocalSession opens a local session of the realm.
+func (realm *Realm) OpenLocalSession(o LocalSessionOptions) (*LocalSession, error) {
+	id := o.Identity
+	if !o.Trusted && !realm.auth.cfg.HasRole(id.AuthRole) {
 		return nil, fmt.Errorf("router: realm %s has no role %q", realm.name, id.AuthRole)
 	}
 	peer := &localPeer{
@@ -58,7 +68,9 @@ func (realm *Realm) OpenLocalSession(id auth.Identity) (*LocalSession, error) {
 	if id.AuthProvider == "" {
 		id.AuthProvider = "switchyard"
 	}
-	return &LocalSession{s: newSession(c, realm, roles, id), peer: peer}, nil
+	s := newSession(c, realm, roles, id)
+	s.trusted = o.Trusted
+	return &LocalSession{s: s, peer: peer}, nil
 }
 
 // ID returns the session's ID, which callees and subscribers see when its

@@ -29,7 +29,7 @@ func localRealm(t *testing.T) *testRouter {
 
 func openLocal(t *testing.T, tr *testRouter, id auth.Identity) *router.LocalSession {
 	t.Helper()
-	ls, err := tr.r.Realm("realm1").OpenLocalSession(id)
+	ls, err := tr.r.Realm("realm1").OpenLocalSession(router.LocalSessionOptions{Identity: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestLocalSessionCallsAsItsPrincipal(t *testing.T) {
 	if _, _, err := ls.Call(ctxT(t), "com.example.who", nil, nil, spec.Dict{"progress": true}); !errors.As(err, &ce) || ce.URI != spec.ErrInvalidArgument {
 		t.Fatalf("progressive call: %v, want invalid_argument", err)
 	}
-	if _, err := tr.r.Realm("realm1").OpenLocalSession(auth.Identity{AuthID: "x", AuthRole: "nope"}); err == nil {
+	if _, err := tr.r.Realm("realm1").OpenLocalSession(router.LocalSessionOptions{Identity: auth.Identity{AuthID: "x", AuthRole: "nope"}}); err == nil {
 		t.Fatal("a local session in an unknown role was opened")
 	}
 }
