@@ -555,7 +555,9 @@ func TestWebhookOutQueueIsBounded(t *testing.T) {
 		}
 	}
 	// One in flight, two queued: three given up, and the router never waited.
-	waitFor(t, func() bool { return testutil.ToFloat64(e.b.metrics.giveUps.WithLabelValues("com.q", "queue_full")) == 3 })
+	waitFor(t, func() bool {
+		return testutil.ToFloat64(e.b.metrics.giveUps.WithLabelValues("com.q", "queue_full")) == 3
+	})
 }
 
 func bufioReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
