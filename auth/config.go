@@ -19,6 +19,7 @@ import (
 // The file format is YAML; testdata/example.yaml documents every key. In
 // outline:
 //
+//	console: false        # optional: no browser console on WebSocket listeners
 //	listeners:            # optional
 //	  - name, transport (ws|rawsocket|unix|listen), address,
 //	    tls: {cert, key, client_ca?}, auth: [methods allowed here]
@@ -42,6 +43,13 @@ type Config struct {
 	// Listeners are optional: the CLI may define listeners with flags.
 	Listeners []Listener
 	Realms    []*RealmConfig
+	// Console, when set, turns the browser console served on WebSocket
+	// listeners on or off (key "console: false"); nil leaves the default
+	// (on) to the CLI.
+	Console *bool
+	// Admin is the admin listener's setup (metrics, health, reload), if
+	// the file has one; the CLI's --admin flags override it.
+	Admin *Admin
 	// Warnings are advisories about a valid config (a ticket allowed on a
 	// listener without TLS, plain-text secrets in the file...), for the
 	// operator's log.
@@ -70,6 +78,19 @@ type Listener struct {
 	// Auth lists the methods allowed on this listener; nil allows every
 	// method a realm configures.
 	Auth []string
+	// AllowedOrigins, on a WebSocket listener, are the host patterns
+	// (path.Match syntax, e.g. "app.example.com" or "*.example.com") a
+	// browser's Origin header must match; nil accepts any origin.
+	AllowedOrigins []string
+}
+
+// Admin is the config file's admin section.
+type Admin struct {
+	// Address of the admin HTTP listener; "" turns it off.
+	Address string
+	// Token, if set, is required (as "Authorization: Bearer TOKEN") by
+	// POST /reload.
+	Token string
 }
 
 // ListenerTLS is a listener's TLS setup (files in PEM).

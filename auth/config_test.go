@@ -30,6 +30,12 @@ func TestExampleConfigLoads(t *testing.T) {
 	if !ok || pub.Transport != "ws" || pub.TLS == nil || pub.TLS.Cert != "/etc/switchyard/server.crt" || pub.ClientAuth() != tls.RequestClientCert {
 		t.Fatalf("listener public %+v", pub)
 	}
+	if len(pub.AllowedOrigins) != 2 || pub.AllowedOrigins[1] != "*.example.com" {
+		t.Fatalf("listener public allowed_origins %q", pub.AllowedOrigins)
+	}
+	if c.Admin == nil || c.Admin.Address != "127.0.0.1:8082" || c.Admin.Token != "change-me" {
+		t.Fatalf("admin %+v", c.Admin)
+	}
 	dev, _ := c.Listener("devices")
 	if dev.ClientAuth() != tls.NoClientCert || !dev.AllowsMethod("cryptosign") || dev.AllowsMethod("ticket") {
 		t.Fatalf("listener devices %+v", dev)
@@ -189,6 +195,9 @@ func TestConfigErrors(t *testing.T) {
 `, `7: realms[0].roles[0].permissions[0].match: "regex" is not exact, prefix or wildcard`},
 		{base + "    colour: blue\n", `10: realms[0].colour: unknown key (known: name, anonymous, roles, principals, dynamic, http_api)`},
 		{"listeners: []\n", `1: realms: at least one realm is required`},
+		{"listeners:\n  - {transport: rawsocket, address: \":1\", allowed_origins: [a.com]}\n" + base, `2: listeners[0].allowed_origins: only WebSocket listeners (ws, listen) check the Origin header`},
+		{"listeners:\n  - {transport: ws, address: \":1\", allowed_origins: [\"[\"]}\n" + base, `2: listeners[0].allowed_origins[0]: "[" is not a valid origin pattern: syntax error in pattern`},
+		{"admin: {port: 1}\n" + base, `1: admin.port: unknown key (known: address, token)`},
 		{"realms: []\n", `1: realms: at least one realm is required`},
 		{"realms: {}\n", `1: realms: want a list, got a mapping`},
 		{"[1, 2]\n", `1: want a mapping, got a list`},
@@ -236,7 +245,7 @@ func TestConfigErrors(t *testing.T) {
 		{base + "listeners:\n  - {transport: ws, address: a, auth: [tls]}\n", `11: listeners[0].auth: method tls needs the listener to have tls`},
 		{base + "listeners:\n  - {transport: unix, address: /s, tls: {cert: c, key: k}}\n", `11: listeners[0].tls: TLS on a unix socket listener is not supported`},
 		{base + "listeners:\n  - {transport: ws, address: a, tls: {cert: c}}\n", `11: listeners[0].tls.key: required`},
-		{base + "defaults: &d {role: anon}\n", `10: defaults: unknown key (known: listeners, realms)`},
+		{base + "defaults: &d {role: anon}\n", `10: defaults: unknown key (known: listeners, realms, console, admin)`},
 		{base + "    principals:\n      - <<: {role: anon}\n        authid: x\n        ticket: y\n", `11: realms[0].principals[0]: merge keys (<<) are not supported`},
 		{base + "    principals:\n      - {authid: joe, role: anon, ticket: x, extra: [1]}\n", `11: realms[0].principals[0].extra: want a mapping, got a list`},
 		{base + "    principals:\n      - {authid: joe, role: anon, ticket: x, extra: {n: !!int 99999999999999999999999}}\n", `11: realms[0].principals[0].extra.n: "99999999999999999999999" is not a 64-bit integer`},
@@ -464,5 +473,36 @@ func TestRealmConfigInCode(t *testing.T) {
 	m, err := r.Authenticators(nil, BuildOptions{})
 	if err != nil || !slices.Equal(m.Names(), []string{"ticket"}) {
 		t.Fatalf("%v %v", m.Names(), err)
+	}
+}
+
+// TestConfigConsoleKey: the top-level "console" key is optional, a boolean,
+// and reaches Config.Console (nil when absent, so the CLI default holds).
+func TestConfigConsoleKey(t *testing.T) {
+	const realms = "realms:\n  - name: realm1\n    anonymous: {role: anon}\n    roles: [{name: anon}]\n"
+	c, err := ParseConfig([]byte(realms), "none.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Console != nil {
+		t.Fatalf("absent key: console %v; want nil", *c.Console)
+	}
+	c, err = ParseConfig([]byte("console: false\n"+realms), "off.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Console == nil || *c.Console {
+		t.Fatalf("console: false gave %v", c.Console)
+	}
+	ex, err := LoadConfig("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Console == nil || !*ex.Console {
+		t.Fatalf("example.yaml console: %v; want true", ex.Console)
+	}
+	_, err = ParseConfig([]byte("console: sometimes\n"+realms), "bad.yaml")
+	if err == nil || !strings.Contains(err.Error(), "bad.yaml:1: console: want true or false") {
+		t.Fatalf("console: sometimes: %v", err)
 	}
 }

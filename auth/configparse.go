@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	pathpkg "path"
 	"slices"
 	"strings"
 
@@ -66,9 +67,25 @@ func ParseConfig(data []byte, name string) (cfg *Config, err error) {
 
 func (d *yamlDec) config(n *yaml.Node) *Config {
 	c := &Config{}
-	m, ok := d.mapping(n, "", "listeners", "realms")
+	m, ok := d.mapping(n, "", "listeners", "realms", "console", "admin")
 	if !ok {
 		return c
+	}
+	if v, ok := m["console"]; ok {
+		if on, ok := d.boolean(v, "console"); ok {
+			c.Console = &on
+		}
+	}
+	if v, ok := m["admin"]; ok {
+		if am, ok := d.mapping(v, "admin", "address", "token"); ok {
+			c.Admin = &Admin{}
+			if av, ok := am["address"]; ok {
+				c.Admin.Address, _ = d.str(av, "admin.address")
+			}
+			if tv, ok := am["token"]; ok {
+				c.Admin.Token, _ = d.str(tv, "admin.token")
+			}
+		}
 	}
 	if v, ok := m["listeners"]; ok {
 		items, _ := d.seq(v, "listeners")
@@ -114,7 +131,7 @@ func (d *yamlDec) config(n *yaml.Node) *Config {
 
 func (d *yamlDec) listener(n *yaml.Node, path string) (Listener, bool) {
 	var l Listener
-	m, ok := d.mapping(n, path, "name", "transport", "address", "tls", "auth")
+	m, ok := d.mapping(n, path, "name", "transport", "address", "tls", "auth", "allowed_origins")
 	if !ok {
 		return l, false
 	}
@@ -169,6 +186,17 @@ func (d *yamlDec) listener(n *yaml.Node, path string) (Listener, bool) {
 		}
 		if meth := MethodTLS; slices.Contains(l.Auth, meth) && l.TLS == nil {
 			d.errorf(v, path+".auth", "method tls needs the listener to have tls")
+		}
+	}
+	if v, ok := m["allowed_origins"]; ok {
+		l.AllowedOrigins, _ = d.strList(v, path+".allowed_origins")
+		for i, o := range l.AllowedOrigins {
+			if _, err := pathpkg.Match(o, ""); err != nil {
+				d.errorf(v, indexPath(path+".allowed_origins", i), "%q is not a valid origin pattern: %v", o, err)
+			}
+		}
+		if l.Transport == TransportRawSocket || l.Transport == TransportUnix {
+			d.errorf(v, path+".allowed_origins", "only WebSocket listeners (ws, listen) check the Origin header")
 		}
 	}
 	return l, len(d.errs) == errs

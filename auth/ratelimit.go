@@ -157,11 +157,17 @@ func (l *RateLimiter) Failure(remoteAddr string) {
 }
 
 // Wait blocks for remoteAddr's current delay, or until ctx ends (then it
-// returns an error wrapping ctx.Err()).
+// returns an error wrapping ctx.Err()). A ctx whose deadline falls before
+// the delay ends fails at once with context.DeadlineExceeded.
 func (l *RateLimiter) Wait(ctx context.Context, remoteAddr string) error {
 	d := l.Delay(remoteAddr)
 	if d <= 0 {
 		return nil
+	}
+	// An attempt whose deadline comes before the wait ends would only hold
+	// a goroutine to fail later; it fails now.
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
+		return fmt.Errorf("auth: slowed down after repeated failures from %s: %w", remoteAddr, context.DeadlineExceeded)
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -49,6 +49,21 @@ type Config struct {
 	Transport transport.Options
 	// Logger receives the client's logs (nil → discard).
 	Logger *slog.Logger
+
+	// Dial opens a new transport. Connect uses it instead of dialing its
+	// URL, and reconnecting uses it to redial; Join with Reconnect needs it,
+	// since a given peer cannot be reopened.
+	Dial func(ctx context.Context) (transport.Peer, error)
+	// Reconnect, when set, keeps the client alive across lost connections:
+	// it redials with capped exponential backoff and jitter, joins again
+	// with the same credentials and re-establishes every registration and
+	// subscription. Requests made while it is down fail with
+	// ErrDisconnected. Only Close (or running out of MaxAttempts) ends it.
+	Reconnect *Reconnect
+	// OnStateChange, when set, is told of each change of the connection's
+	// state, in order, from the client's own goroutine: it must return
+	// quickly and must not call Close.
+	OnStateChange func(state State, err error)
 }
 
 // Error is a WAMP ERROR or ABORT received from the router.
@@ -71,32 +86,55 @@ func (e *Error) Error() string {
 // ErrClosed is returned by requests on a client whose session has ended.
 var ErrClosed = errors.New("client: session closed")
 
-// Client is one WAMP session.
+// ErrDisconnected is returned by requests made while a reconnecting client
+// has no session, and by requests in flight when the connection was lost:
+// they may or may not have reached the router.
+var ErrDisconnected = errors.New("client: disconnected (reconnecting)")
+
+// session is one joined transport. A reconnecting client gets a new one
+// for each connection; everything else in Client outlives it.
+type session struct {
+	peer    transport.Peer
+	ser     serializer.Serializer
+	id      spec.ID
+	details spec.Dict
+}
+
+// lost is handed to requests waiting when their session is lost.
+type lost struct{}
+
+func (lost) Type() spec.MessageType { return 0 }
+
+// Client is one WAMP session or, with Config.Reconnect, a succession of
+// sessions that looks like one to its user.
 type Client struct {
-	peer      transport.Peer
-	ser       serializer.Serializer
-	log       *slog.Logger
-	sessionID spec.ID
-	details   spec.Dict
-	reqIDs    spec.IDGen
+	cfg    Config
+	log    *slog.Logger
+	cur    atomic.Pointer[session] // the current session (the last one while down)
+	life   context.Context         // ends when Close starts: stops redialing
+	stop   context.CancelFunc
+	reqIDs spec.IDGen // session scope: reset for each new session
 
 	mu            sync.Mutex // guards the fields below
+	up            bool       // a session is joined (false while reconnecting)
 	waiting       map[spec.ID]chan spec.Message
 	progress      map[spec.ID]func(*Result)
-	subscriptions map[spec.ID][]*subscriber
-	registrations map[spec.ID]Handler
+	subscriptions map[spec.ID][]*subscriber // by the router's current ID
+	registrations map[spec.ID]*registration // by the router's current ID
+	subIDs        map[spec.ID]spec.ID       // ID Subscribe returned → current ID
+	regIDs        map[spec.ID]spec.ID       // ID Register returned → current ID
 	// Handlers of SUBSCRIBE and REGISTER requests in flight, installed by the
 	// reader as it reads SUBSCRIBED / REGISTERED, so that no EVENT or
 	// INVOCATION that follows at once finds no handler.
-	pendingSubs map[spec.ID]*subscriber
-	pendingRegs map[spec.ID]Handler
+	pendingSubs map[spec.ID][]*subscriber
+	pendingRegs map[spec.ID]*registration
 	invocations map[spec.ID]context.CancelFunc
 	closed      bool
 	closeErr    error
 
 	leaving  atomic.Bool    // Close has sent (or is sending) GOODBYE
 	handlers sync.WaitGroup // invocation handler goroutines
-	done     chan struct{}  // closed when the reader exits
+	done     chan struct{}  // closed when the client has ended for good
 }
 
 // Connect dials url, joins the realm and returns the established session.
@@ -104,11 +142,17 @@ type Client struct {
 // plain or TLS); unix (RawSocket over a Unix socket: unix:///path).
 func Connect(ctx context.Context, rawURL string, cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
-	ser, ok := serializer.ByName(cfg.Serializer)
-	if !ok {
-		return nil, fmt.Errorf("client: unknown serializer %q", cfg.Serializer)
+	if cfg.Dial == nil {
+		ser, ok := serializer.ByName(cfg.Serializer)
+		if !ok {
+			return nil, fmt.Errorf("client: unknown serializer %q", cfg.Serializer)
+		}
+		if _, err := url.Parse(rawURL); err != nil {
+			return nil, fmt.Errorf("client: parse URL: %w", err)
+		}
+		cfg.Dial = func(ctx context.Context) (transport.Peer, error) { return dial(ctx, rawURL, ser, cfg) }
 	}
-	peer, err := dial(ctx, rawURL, ser, cfg)
+	peer, err := cfg.Dial(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -133,24 +177,33 @@ func (cfg Config) withDefaults() Config {
 // peer is closed.
 func Join(ctx context.Context, peer transport.Peer, cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
-	c := &Client{
-		peer:          peer,
-		ser:           peer.Serializer(),
-		log:           cfg.Logger,
-		waiting:       make(map[spec.ID]chan spec.Message),
-		progress:      make(map[spec.ID]func(*Result)),
-		subscriptions: make(map[spec.ID][]*subscriber),
-		registrations: make(map[spec.ID]Handler),
-		pendingSubs:   make(map[spec.ID]*subscriber),
-		pendingRegs:   make(map[spec.ID]Handler),
-		invocations:   make(map[spec.ID]context.CancelFunc),
-		done:          make(chan struct{}),
+	if cfg.Reconnect != nil && cfg.Dial == nil {
+		peer.Close("no Dial to reconnect with")
+		return nil, errors.New("client: Config.Reconnect needs Config.Dial")
 	}
-	if err := c.join(ctx, cfg); err != nil {
+	sess, err := join(ctx, peer, cfg)
+	if err != nil {
 		peer.Close("join failed")
 		return nil, err
 	}
-	go c.readLoop()
+	c := &Client{
+		cfg:           cfg,
+		log:           cfg.Logger,
+		up:            true,
+		waiting:       make(map[spec.ID]chan spec.Message),
+		progress:      make(map[spec.ID]func(*Result)),
+		subscriptions: make(map[spec.ID][]*subscriber),
+		registrations: make(map[spec.ID]*registration),
+		subIDs:        make(map[spec.ID]spec.ID),
+		regIDs:        make(map[spec.ID]spec.ID),
+		pendingSubs:   make(map[spec.ID][]*subscriber),
+		pendingRegs:   make(map[spec.ID]*registration),
+		invocations:   make(map[spec.ID]context.CancelFunc),
+		done:          make(chan struct{}),
+	}
+	c.life, c.stop = context.WithCancel(context.Background())
+	c.cur.Store(sess)
+	go c.run(sess)
 	return c, nil
 }
 
@@ -209,7 +262,16 @@ var clientRoles = spec.Dict{
 	}},
 }
 
-func (c *Client) join(ctx context.Context, cfg Config) error {
+// join says HELLO on peer and answers challenges until WELCOME.
+func join(ctx context.Context, peer transport.Peer, cfg Config) (*session, error) {
+	ser := peer.Serializer()
+	send := func(m spec.Message) error {
+		frame, err := ser.Encode(nil, m)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", m.Type(), err)
+		}
+		return peer.Send(frame)
+	}
 	details := spec.Dict{"roles": clientRoles, "agent": "switchyard-client"}
 	if len(cfg.AuthMethods) > 0 {
 		methods := make([]any, len(cfg.AuthMethods))
@@ -224,45 +286,45 @@ func (c *Client) join(ctx context.Context, cfg Config) error {
 	if cfg.AuthExtra != nil {
 		details["authextra"] = cfg.AuthExtra
 	}
-	if err := c.send(&spec.Hello{Realm: spec.URI(cfg.Realm), Details: details}); err != nil {
-		return fmt.Errorf("client: send HELLO: %w", err)
+	if err := send(&spec.Hello{Realm: spec.URI(cfg.Realm), Details: details}); err != nil {
+		return nil, fmt.Errorf("client: send HELLO: %w", err)
 	}
 	for {
-		m, err := c.peer.Recv(ctx)
+		m, err := peer.Recv(ctx)
 		if err != nil {
-			return fmt.Errorf("client: join %s: %w", cfg.Realm, err)
+			return nil, fmt.Errorf("client: join %s: %w", cfg.Realm, err)
 		}
 		switch m := m.(type) {
 		case *spec.Welcome:
-			c.sessionID = m.Session
-			c.details = m.Details
-			return nil
+			return &session{peer: peer, ser: ser, id: m.Session, details: m.Details}, nil
 		case *spec.Abort:
-			return &Error{URI: m.Reason, Details: m.Details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw}
+			return nil, &Error{URI: m.Reason, Details: m.Details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw}
 		case *spec.Challenge:
 			if cfg.Authenticate == nil {
-				return fmt.Errorf("client: router challenged with %q and no Authenticate is configured", m.AuthMethod)
+				return nil, fmt.Errorf("client: router challenged with %q and no Authenticate is configured", m.AuthMethod)
 			}
 			answer, err := cfg.Authenticate(ctx, m)
 			if err != nil {
-				return fmt.Errorf("client: authenticate: %w", err)
+				return nil, fmt.Errorf("client: authenticate: %w", err)
 			}
-			if err := c.send(answer); err != nil {
-				return fmt.Errorf("client: send AUTHENTICATE: %w", err)
+			if err := send(answer); err != nil {
+				return nil, fmt.Errorf("client: send AUTHENTICATE: %w", err)
 			}
 		default:
-			return fmt.Errorf("client: unexpected %s during join", m.Type())
+			return nil, fmt.Errorf("client: unexpected %s during join", m.Type())
 		}
 	}
 }
 
-// ID returns the session ID the router assigned.
-func (c *Client) ID() spec.ID { return c.sessionID }
+// ID returns the session ID the router assigned (to the current session,
+// when reconnecting: it changes with each one).
+func (c *Client) ID() spec.ID { return c.cur.Load().id }
 
-// Details returns WELCOME.Details.
-func (c *Client) Details() spec.Dict { return c.details }
+// Details returns WELCOME.Details of the current session.
+func (c *Client) Details() spec.Dict { return c.cur.Load().details }
 
-// Done is closed when the session has ended.
+// Done is closed when the client has ended: its session ended (and, with
+// Reconnect, Close was called or reconnecting gave up).
 func (c *Client) Done() <-chan struct{} { return c.done }
 
 // Err returns why the session ended, once Done is closed.
@@ -272,24 +334,43 @@ func (c *Client) Err() error {
 	return c.closeErr
 }
 
-func (c *Client) send(m spec.Message) error {
+// send sends m on the current session.
+func (c *Client) send(m spec.Message) error { return c.sendOn(c.cur.Load(), m) }
+
+// sendOn sends m on sess, unless sess is no longer current: an answer to an
+// invocation of a lost session means nothing to the next one.
+func (c *Client) sendOn(sess *session, m spec.Message) error {
 	if _, bye := m.(*spec.Goodbye); !bye && c.leaving.Load() {
 		return ErrClosed // nothing may follow our GOODBYE
 	}
-	frame, err := c.ser.Encode(nil, m)
+	if c.cur.Load() != sess {
+		return ErrDisconnected
+	}
+	frame, err := sess.ser.Encode(nil, m)
 	if err != nil {
 		return fmt.Errorf("client: encode %s: %w", m.Type(), err)
 	}
-	return c.peer.Send(frame)
+	return sess.peer.Send(frame)
+}
+
+// usable says why no request may be sent now, under c.mu.
+func (c *Client) usable() error {
+	switch {
+	case c.closed:
+		return ErrClosed
+	case !c.up:
+		return ErrDisconnected
+	}
+	return nil
 }
 
 // request sends m (built with a fresh request ID) and waits for the answer.
 func (c *Client) request(ctx context.Context, build func(id spec.ID) spec.Message) (spec.Message, error) {
 	ch := make(chan spec.Message, 1)
 	c.mu.Lock()
-	if c.closed {
+	if err := c.usable(); err != nil {
 		c.mu.Unlock()
-		return nil, ErrClosed
+		return nil, err
 	}
 	// The ID is drawn under the lock that also orders sends, so request IDs
 	// reach the router in sequence, as the spec requires.
@@ -305,6 +386,9 @@ func (c *Client) request(ctx context.Context, build func(id spec.ID) spec.Messag
 	case m, ok := <-ch:
 		if !ok {
 			return nil, ErrClosed
+		}
+		if _, gone := m.(lost); gone {
+			return nil, ErrDisconnected
 		}
 		return m, nil
 	case <-ctx.Done():
@@ -336,15 +420,13 @@ func (c *Client) deliver(id spec.ID, m spec.Message) {
 	}
 }
 
-func (c *Client) readLoop() {
-	defer close(c.done)
-	var cause error
-	defer func() { c.shutdown(cause) }()
+// read reads sess until it ends, dispatching what arrives, and returns why
+// it ended.
+func (c *Client) read(sess *session) error {
 	for {
-		m, err := c.peer.Recv(context.Background())
+		m, err := sess.peer.Recv(context.Background())
 		if err != nil {
-			cause = err
-			return
+			return err
 		}
 		switch m := m.(type) {
 		case *spec.Result:
@@ -364,8 +446,8 @@ func (c *Client) readLoop() {
 			c.deliver(m.Request, m)
 		case *spec.Subscribed:
 			c.mu.Lock()
-			if sub := c.pendingSubs[m.Request]; sub != nil {
-				c.subscriptions[m.Subscription] = append(c.subscriptions[m.Subscription], sub)
+			if subs := c.pendingSubs[m.Request]; subs != nil {
+				c.subscriptions[m.Subscription] = append(c.subscriptions[m.Subscription], subs...)
 			}
 			c.mu.Unlock()
 			c.deliver(m.Request, m)
@@ -375,8 +457,8 @@ func (c *Client) readLoop() {
 			}
 		case *spec.Registered:
 			c.mu.Lock()
-			if h := c.pendingRegs[m.Request]; h != nil {
-				c.registrations[m.Registration] = h
+			if reg := c.pendingRegs[m.Request]; reg != nil {
+				c.registrations[m.Registration] = reg
 			}
 			c.mu.Unlock()
 			c.deliver(m.Request, m)
@@ -387,7 +469,7 @@ func (c *Client) readLoop() {
 		case *spec.Event:
 			c.dispatchEvent(m)
 		case *spec.Invocation:
-			c.dispatchInvocation(m)
+			c.dispatchInvocation(sess, m)
 		case *spec.Interrupt:
 			c.mu.Lock()
 			cancel := c.invocations[m.Request]
@@ -397,13 +479,11 @@ func (c *Client) readLoop() {
 			}
 		case *spec.Goodbye:
 			if m.Reason != spec.CloseGoodbyeAndOut {
-				c.send(&spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseGoodbyeAndOut})
+				c.sendOn(sess, &spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseGoodbyeAndOut})
 			}
-			cause = &Error{URI: m.Reason, Details: m.Details}
-			return
+			return &Error{URI: m.Reason, Details: m.Details}
 		case *spec.Abort:
-			cause = &Error{URI: m.Reason, Details: m.Details}
-			return
+			return &Error{URI: m.Reason, Details: m.Details}
 		}
 	}
 }
@@ -416,6 +496,7 @@ func (c *Client) shutdown(cause error) {
 		return
 	}
 	c.closed = true
+	c.up = false
 	c.closeErr = cause
 	waiting := c.waiting
 	c.waiting = map[spec.ID]chan spec.Message{}
@@ -426,25 +507,30 @@ func (c *Client) shutdown(cause error) {
 	for _, ch := range waiting {
 		close(ch)
 	}
-	c.peer.Close("session ended")
+	c.cur.Load().peer.Close("session ended")
+	c.notify(StateClosed, cause)
 }
 
 // Close leaves the realm with GOODBYE, waits for the router's reply (bounded
 // by ctx), waits for running invocation handlers and closes the transport.
+// A reconnecting client stops reconnecting.
 func (c *Client) Close(ctx context.Context) error {
+	c.leaving.Store(true)
+	c.stop()
 	c.mu.Lock()
-	closed := c.closed
+	up := c.up
 	c.mu.Unlock()
-	if !closed {
-		c.leaving.Store(true)
+	if up {
 		_ = c.send(&spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseNormal})
+		t := time.NewTimer(5 * time.Second)
 		select {
 		case <-c.done:
 		case <-ctx.Done():
-		case <-time.After(5 * time.Second):
+		case <-t.C:
 		}
+		t.Stop()
 	}
-	c.peer.Close("client closed")
+	c.cur.Load().peer.Close("client closed")
 	<-c.done
 	c.handlers.Wait()
 	return nil

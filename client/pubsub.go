@@ -21,9 +21,12 @@ type Event struct {
 // client's reader goroutine: it must not block on the router.
 type EventHandler func(*Event)
 
+// subscriber is one Subscribe, kept to be re-established on reconnect.
 type subscriber struct {
 	topic   spec.URI
+	options spec.Dict
 	handler EventHandler
+	userID  spec.ID // the ID Subscribe returned
 }
 
 // Publish publishes to topic. With acknowledge (opts["acknowledge"] true)
@@ -39,8 +42,8 @@ func (c *Client) Publish(ctx context.Context, topic string, args spec.List, kwar
 	if ack, _ := opts[spec.OptAcknowledge].(bool); !ack {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if c.closed {
-			return ErrClosed
+		if err := c.usable(); err != nil {
+			return err
 		}
 		return c.send(build(c.reqIDs.Next()))
 	}
@@ -55,13 +58,29 @@ func (c *Client) Publish(ctx context.Context, topic string, args spec.List, kwar
 }
 
 // Subscribe subscribes handler to topic. opts go into SUBSCRIBE.Options.
+// The ID it returns stays valid for Unsubscribe across reconnects.
 func (c *Client) Subscribe(ctx context.Context, topic string, handler EventHandler, opts spec.Dict) (spec.ID, error) {
 	if opts == nil {
 		opts = spec.Dict{}
 	}
+	sub := &subscriber{topic: spec.URI(topic), options: opts, handler: handler}
+	id, err := c.subscribe(ctx, []*subscriber{sub})
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	sub.userID = id
+	c.subIDs[id] = id
+	c.mu.Unlock()
+	return id, nil
+}
+
+// subscribe sends one SUBSCRIBE for subs (which share topic and options)
+// and returns the router's subscription ID.
+func (c *Client) subscribe(ctx context.Context, subs []*subscriber) (spec.ID, error) {
 	m, err := c.request(ctx, func(id spec.ID) spec.Message {
-		c.pendingSubs[id] = &subscriber{topic: spec.URI(topic), handler: handler}
-		return &spec.Subscribe{Request: id, Options: opts, Topic: spec.URI(topic)}
+		c.pendingSubs[id] = subs
+		return &spec.Subscribe{Request: id, Options: subs[0].options, Topic: subs[0].topic}
 	})
 	if err != nil {
 		return 0, err
@@ -75,10 +94,17 @@ func (c *Client) Subscribe(ctx context.Context, topic string, handler EventHandl
 	return 0, fmt.Errorf("client: unexpected %s answering SUBSCRIBE", m.Type())
 }
 
-// Unsubscribe removes a subscription and all its handlers.
+// Unsubscribe removes a subscription (by the ID Subscribe returned) and
+// all its handlers.
 func (c *Client) Unsubscribe(ctx context.Context, subscription spec.ID) error {
+	c.mu.Lock()
+	current, ok := c.subIDs[subscription]
+	c.mu.Unlock()
+	if !ok {
+		current = subscription
+	}
 	m, err := c.request(ctx, func(id spec.ID) spec.Message {
-		return &spec.Unsubscribe{Request: id, Subscription: subscription}
+		return &spec.Unsubscribe{Request: id, Subscription: current}
 	})
 	if err != nil {
 		return err
@@ -87,7 +113,10 @@ func (c *Client) Unsubscribe(ctx context.Context, subscription spec.ID) error {
 		return &Error{URI: e.Error, Details: e.Details, Arguments: e.Arguments, ArgumentsKw: e.ArgumentsKw}
 	}
 	c.mu.Lock()
-	delete(c.subscriptions, subscription)
+	for _, s := range c.subscriptions[current] {
+		delete(c.subIDs, s.userID)
+	}
+	delete(c.subscriptions, current)
 	c.mu.Unlock()
 	return nil
 }

@@ -79,14 +79,37 @@ func (c *Client) Call(ctx context.Context, procedure string, args spec.List, kwa
 	return nil, fmt.Errorf("client: unexpected %s answering CALL", m.Type())
 }
 
+// registration is one Register, kept to be re-established on reconnect.
+type registration struct {
+	procedure spec.URI
+	options   spec.Dict
+	handler   Handler
+	userID    spec.ID // the ID Register returned
+}
+
 // Register registers handler for procedure. opts go into REGISTER.Options.
+// The ID it returns stays valid for Unregister across reconnects.
 func (c *Client) Register(ctx context.Context, procedure string, handler Handler, opts spec.Dict) (spec.ID, error) {
 	if opts == nil {
 		opts = spec.Dict{}
 	}
+	reg := &registration{procedure: spec.URI(procedure), options: opts, handler: handler}
+	id, err := c.register(ctx, reg)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	reg.userID = id
+	c.regIDs[id] = id
+	c.mu.Unlock()
+	return id, nil
+}
+
+// register sends REGISTER for reg and returns the router's ID.
+func (c *Client) register(ctx context.Context, reg *registration) (spec.ID, error) {
 	m, err := c.request(ctx, func(id spec.ID) spec.Message {
-		c.pendingRegs[id] = handler
-		return &spec.Register{Request: id, Options: opts, Procedure: spec.URI(procedure)}
+		c.pendingRegs[id] = reg
+		return &spec.Register{Request: id, Options: reg.options, Procedure: reg.procedure}
 	})
 	if err != nil {
 		return 0, err
@@ -100,10 +123,16 @@ func (c *Client) Register(ctx context.Context, procedure string, handler Handler
 	return 0, fmt.Errorf("client: unexpected %s answering REGISTER", m.Type())
 }
 
-// Unregister removes a registration.
+// Unregister removes a registration (by the ID Register returned).
 func (c *Client) Unregister(ctx context.Context, registration spec.ID) error {
+	c.mu.Lock()
+	current, ok := c.regIDs[registration]
+	c.mu.Unlock()
+	if !ok {
+		current = registration
+	}
 	m, err := c.request(ctx, func(id spec.ID) spec.Message {
-		return &spec.Unregister{Request: id, Registration: registration}
+		return &spec.Unregister{Request: id, Registration: current}
 	})
 	if err != nil {
 		return err
@@ -112,19 +141,23 @@ func (c *Client) Unregister(ctx context.Context, registration spec.ID) error {
 		return &Error{URI: e.Error, Details: e.Details, Arguments: e.Arguments, ArgumentsKw: e.ArgumentsKw}
 	}
 	c.mu.Lock()
-	delete(c.registrations, registration)
+	delete(c.registrations, current)
+	delete(c.regIDs, registration)
 	c.mu.Unlock()
 	return nil
 }
 
 // dispatchInvocation runs the handler in its own goroutine, owned by
 // c.handlers, and answers with YIELD or ERROR.
-func (c *Client) dispatchInvocation(m *spec.Invocation) {
+func (c *Client) dispatchInvocation(sess *session, m *spec.Invocation) {
 	c.mu.Lock()
-	handler := c.registrations[m.Registration]
+	var handler Handler
+	if reg := c.registrations[m.Registration]; reg != nil {
+		handler = reg.handler
+	}
 	if handler == nil || c.closed {
 		c.mu.Unlock()
-		_ = c.send(&spec.Error{RequestType: spec.TypeInvocation, Request: m.Request, Details: spec.Dict{}, Error: spec.ErrNoSuchRegistration})
+		_ = c.sendOn(sess, &spec.Error{RequestType: spec.TypeInvocation, Request: m.Request, Details: spec.Dict{}, Error: spec.ErrNoSuchRegistration})
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -142,7 +175,7 @@ func (c *Client) dispatchInvocation(m *spec.Invocation) {
 			if !optBool(m.Details, spec.OptReceiveProgress) {
 				return errors.New("client: the caller did not ask for progressive results")
 			}
-			return c.send(&spec.Yield{Request: m.Request, Options: spec.Dict{spec.OptProgress: true}, Arguments: args, ArgumentsKw: kwargs})
+			return c.sendOn(sess, &spec.Yield{Request: m.Request, Options: spec.Dict{spec.OptProgress: true}, Arguments: args, ArgumentsKw: kwargs})
 		},
 	}
 	go func() {
@@ -171,7 +204,7 @@ func (c *Client) dispatchInvocation(m *spec.Invocation) {
 		default:
 			answer = &spec.Error{RequestType: spec.TypeInvocation, Request: m.Request, Details: spec.Dict{}, Error: "wamp.error.runtime_error", Arguments: spec.List{err.Error()}}
 		}
-		if err := c.send(answer); err != nil {
+		if err := c.sendOn(sess, answer); err != nil {
 			c.log.Warn("cannot answer invocation", "error", err)
 		}
 	}()

@@ -18,19 +18,23 @@ type realmAuth struct {
 	cfg        *auth.RealmConfig
 	authorizer auth.Authorizer
 	build      auth.BuildOptions
+	listeners  map[string]*auth.Listener // by name; read-only
 
 	mu      sync.Mutex               // guards methods
 	methods map[string]*auth.Methods // by listener name, built on first use
 }
 
-func newRealmAuth(r *Router, realm *Realm, cfg *auth.RealmConfig) (*realmAuth, error) {
+// buildRealmAuth builds a realm's authentication and authorization with
+// the given listeners (by name); a reload builds a new one and swaps it in.
+func buildRealmAuth(r *Router, realm *Realm, cfg *auth.RealmConfig, listeners map[string]*auth.Listener) (*realmAuth, error) {
 	if cfg == nil {
 		cfg = auth.AnonymousRealm(realm.name)
 	}
 	ra := &realmAuth{
-		cfg:     cfg,
-		methods: make(map[string]*auth.Methods),
-		build:   auth.BuildOptions{Caller: realm, RateLimiter: r.opts.RateLimiter},
+		cfg:       cfg,
+		listeners: listeners,
+		methods:   make(map[string]*auth.Methods),
+		build:     auth.BuildOptions{Caller: realm, RateLimiter: r.opts.RateLimiter},
 	}
 	authorizer, err := cfg.Authorizer(ra.build)
 	if err != nil {
@@ -38,14 +42,14 @@ func newRealmAuth(r *Router, realm *Realm, cfg *auth.RealmConfig) (*realmAuth, e
 	}
 	ra.authorizer = authorizer
 	// Build the unrestricted method set now, so a bad realm fails at start.
-	if _, err := ra.methodsFor(r, ""); err != nil {
+	if _, err := ra.methodsFor(""); err != nil {
 		return nil, err
 	}
 	return ra, nil
 }
 
 // methodsFor returns the authentication methods allowed on a listener.
-func (ra *realmAuth) methodsFor(r *Router, listener string) (*auth.Methods, error) {
+func (ra *realmAuth) methodsFor(listener string) (*auth.Methods, error) {
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
 	if m, ok := ra.methods[listener]; ok {
@@ -53,7 +57,7 @@ func (ra *realmAuth) methodsFor(r *Router, listener string) (*auth.Methods, erro
 	}
 	var l *auth.Listener
 	if listener != "" {
-		l = r.opts.Listeners[listener]
+		l = ra.listeners[listener]
 	}
 	m, err := ra.cfg.Authenticators(l, ra.build)
 	if err != nil {
@@ -93,7 +97,8 @@ func (ch challenger) Challenge(ctx context.Context, method string, extra spec.Di
 // the identity, or the ABORT to send.
 func (c *conn) authenticateHello(ctx context.Context, realm *Realm, hello *spec.Hello, sessionID spec.ID) (auth.Identity, *spec.Abort) {
 	r := c.router
-	methods, err := realm.auth.methodsFor(r, c.listener)
+	ra := realm.auth.Load()
+	methods, err := ra.methodsFor(c.listener)
 	if err != nil {
 		c.logger().Error("cannot build authentication methods", "realm", realm.name, "listener", c.listener, "error", err)
 		return auth.Identity{}, abortMsg(spec.ErrAuthenticationFailed, "authentication is misconfigured")
@@ -101,6 +106,7 @@ func (c *conn) authenticateHello(ctx context.Context, realm *Realm, hello *spec.
 	a, err := methods.Select(auth.RequestedMethods(hello.Details))
 	if err != nil {
 		r.stats.AuthFailures.Add(1)
+		realm.stats.countAuth("", AuthFailure)
 		c.logger().Info("no acceptable authentication method", "realm", realm.name, "offered", hello.Details["authmethods"])
 		reason, msg := auth.Refusal(err)
 		return auth.Identity{}, abortMsg(reason, msg)
@@ -116,16 +122,19 @@ func (c *conn) authenticateHello(ctx context.Context, realm *Realm, hello *spec.
 			return auth.Identity{}, abortMsg(spec.ErrProtocolViolation, pe.Reason)
 		}
 		r.stats.AuthFailures.Add(1)
+		realm.stats.countAuth(a.Method(), AuthFailure)
 		// The error has the details (never a secret); the client gets the
 		// reason only, so it cannot probe for valid authids.
 		c.logger().Info("authentication failed", "realm", realm.name, "method", a.Method(), "authid", req.AuthID, "error", err)
 		reason, msg := auth.Refusal(err)
 		return auth.Identity{}, abortMsg(reason, msg)
 	}
-	if !realm.auth.cfg.HasRole(id.AuthRole) {
+	if !ra.cfg.HasRole(id.AuthRole) {
+		realm.stats.countAuth(a.Method(), AuthFailure)
 		c.logger().Info("authenticated into a role the realm does not define", "realm", realm.name, "authid", id.AuthID, "authrole", id.AuthRole)
 		return auth.Identity{}, abortMsg(spec.ErrNoSuchRole, "no role "+id.AuthRole+" in realm "+string(realm.name))
 	}
+	realm.stats.countAuth(a.Method(), AuthSuccess)
 	return id, nil
 }
 
@@ -142,7 +151,7 @@ func (s *session) authorize(action auth.Action, uri spec.URI, reqType spec.Messa
 	}
 	// No deadline here: static roles never wait, and Realm.Call bounds
 	// the calls of dynamic authorizers itself.
-	d, err := s.realm.auth.authorizer.Authorize(context.Background(), &s.Identity, s.id, action, uri)
+	d, err := s.realm.auth.Load().authorizer.Authorize(context.Background(), &s.Identity, s.id, action, uri)
 	switch {
 	case err != nil:
 		s.logger().Warn("authorizer failed", "action", string(action), "uri", uri, "error", err)

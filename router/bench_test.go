@@ -97,14 +97,13 @@ func BenchmarkDeliverEncoded(b *testing.B) {
 	if _, err := frames.get(s.ser, p, sub); err != nil {
 		b.Fatal(err)
 	}
-	stats := &realm.router.stats
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		realm.broker.sendEvent(s, p, sub, &frames, stats)
+		realm.broker.sendEvent(s, p, sub, &frames)
 	}
 	b.StopTimer()
-	if allocs := testing.AllocsPerRun(100, func() { realm.broker.sendEvent(s, p, sub, &frames, stats) }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(100, func() { realm.broker.sendEvent(s, p, sub, &frames) }); allocs != 0 {
 		b.Fatalf("delivering an encoded EVENT allocates %.1f times", allocs)
 	}
 }

@@ -249,7 +249,6 @@ func (b *broker) publishFrom(pub *session, m *spec.Publish, disclose bool) spec.
 // appends to a queue, so no I/O happens under the lock.
 func (b *broker) deliver(p *publication, sub *subscription) {
 	var frames frameCache
-	stats := &b.realm.router.stats
 	passthru := hasPassthru(p.options)
 	for _, s := range sub.subscribers {
 		if s == p.pub && p.excludeMe {
@@ -261,18 +260,17 @@ func (b *broker) deliver(p *publication, sub *subscription) {
 		if passthru && !s.features.has(subscriberPassthru) {
 			continue // it could not make sense of the payload
 		}
-		b.sendEvent(s, p, sub, &frames, stats)
+		b.sendEvent(s, p, sub, &frames)
 	}
 }
 
-func (b *broker) sendEvent(s *session, p *publication, sub *subscription, frames *frameCache, stats *Stats) {
+func (b *broker) sendEvent(s *session, p *publication, sub *subscription, frames *frameCache) {
 	frame, err := frames.get(s.ser, p, sub)
 	if err != nil {
 		return
 	}
-	switch err := s.sendFrame(frame); {
-	case err == nil:
-		stats.EventsDelivered.Add(1)
+	// sendFrame counts the EVENT: one atomic add per delivery, as before.
+	switch err := s.sendFrame(spec.TypeEvent, frame); {
 	case errors.Is(err, transport.ErrFrameTooLarge):
 		s.logger().Warn("event dropped: larger than the subscriber accepts", "topic", p.topic, "bytes", len(frame))
 	}

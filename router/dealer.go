@@ -77,6 +77,7 @@ type call struct {
 	registration    spec.ID
 	receiveProgress bool
 	timeout         time.Duration
+	start           time.Time // for the call duration histogram
 	done            atomic.Bool
 
 	mu        sync.Mutex  // guards the fields below
@@ -207,6 +208,7 @@ func (d *dealer) route(procedure spec.URI) (*registration, *session) {
 // call routes a CALL. It returns false on a protocol violation, after
 // sending ABORT.
 func (d *dealer) call(s *session, m *spec.Call) bool {
+	start := time.Now()
 	if !spec.ValidURI(m.Procedure, d.realm.router.rule, spec.MatchExact) {
 		s.sendError(spec.TypeCall, m.Request, spec.ErrInvalidURI, "invalid procedure URI "+string(m.Procedure))
 		return true
@@ -255,6 +257,7 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 		registration:    reg.id,
 		receiveProgress: optBool(m.Options, spec.OptReceiveProgress, false) && callee.features.has(calleeProgress),
 		streaming:       progressive,
+		start:           start,
 	}
 	details := spec.Dict{}
 	if reg.match != spec.MatchExact {
@@ -272,8 +275,8 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 		details["caller_authrole"] = s.AuthRole
 	}
 	copyPassthru(details, m.Options)
-	if ms, ok := optInt(m.Options, spec.OptTimeout); ok && ms > 0 {
-		c.timeout = time.Duration(ms) * time.Millisecond
+	if ms, ok := optUint(m.Options, spec.OptTimeout); ok && ms > 0 {
+		c.timeout = millis(ms)
 		if callee.features.has(calleeTimeout) && reg.forwardTimeout {
 			// The callee enforces it; the dealer only forwards it.
 			details[spec.OptTimeout] = ms
@@ -291,6 +294,7 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 	s.calls[m.Request] = c
 	s.mu.Unlock()
 	d.realm.router.stats.CallsInFlight.Add(1)
+	d.realm.stats.inFlight.Add(1)
 	callee.mu.Lock()
 	gone := callee.left
 	if !gone {
@@ -416,6 +420,8 @@ func (d *dealer) finish(c *call) bool {
 	c.streaming = false
 	c.mu.Unlock()
 	d.realm.router.stats.CallsInFlight.Add(-1)
+	d.realm.stats.inFlight.Add(-1)
+	d.realm.stats.calls.observe(time.Since(c.start))
 	return true
 }
 

@@ -29,6 +29,8 @@ var fuzzOptions = []spec.Dict{
 	{"retain": true, "get_retained": true},
 	{"mode": "kill"},
 	{"acknowledge": "yes"},
+	// Values the router cannot honour: ERROR invalid_argument, the session goes on.
+	{"match": "regex", "invoke": "broadcast", "timeout": "10s", "acknowledge": true},
 }
 
 // scriptMessage turns three fuzz bytes into one message from a vocabulary

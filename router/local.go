@@ -46,7 +46,7 @@ type LocalSessionOptions struct {
 // OpenLocalSession opens a local session of the realm.
 func (realm *Realm) OpenLocalSession(o LocalSessionOptions) (*LocalSession, error) {
 	id := o.Identity
-	if !o.Trusted && !realm.auth.cfg.HasRole(id.AuthRole) {
+	if !o.Trusted && !realm.auth.Load().cfg.HasRole(id.AuthRole) {
 		return nil, fmt.Errorf("router: realm %s has no role %q", realm.name, id.AuthRole)
 	}
 	peer := &localPeer{

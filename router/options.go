@@ -1,13 +1,59 @@
 package router
 
 import (
+	"math"
 	"strconv"
+	"time"
 
 	"github.com/switchyard/switchyard/spec"
 )
 
-// Option readers. spec.Validate has already checked the types of known
-// options, so a wrong type here only means "absent".
+// refusedOptions answers a request (PUBLISH, SUBSCRIBE, CALL, REGISTER)
+// whose options the router cannot honour, and reports whether it did; the
+// caller then routes nothing. The request is refused, not the session
+// (as Crossbar does): ERROR wamp.error.invalid_argument naming the option,
+// or, for a PUBLISH that asked for no acknowledgement and so cannot be
+// answered, nothing. The first such request of a session is logged at
+// Warn, later ones at Debug, so a client stuck in a loop cannot flood the
+// log. Runs on the reader goroutine.
+func (s *session) refusedOptions(m spec.Message) bool {
+	oe := spec.CheckOptions(m)
+	if oe == nil {
+		return false
+	}
+	s.realm.router.stats.InvalidOptions.Add(1)
+	var req spec.ID
+	answered := true
+	switch m := m.(type) {
+	case *spec.Publish:
+		req = m.Request
+		answered = m.Options[spec.OptAcknowledge] == true
+	case *spec.Subscribe:
+		req = m.Request
+	case *spec.Call:
+		req = m.Request
+	case *spec.Register:
+		req = m.Request
+	}
+	what := "request refused: invalid option"
+	if !answered {
+		what = "unacknowledged PUBLISH dropped: invalid option"
+	}
+	log := s.logger()
+	if s.warnedOption {
+		log.Debug(what, "type", oe.Request.String(), "request", uint64(req), "error", oe.Error())
+	} else {
+		s.warnedOption = true
+		log.Warn(what, "type", oe.Request.String(), "request", uint64(req), "error", oe.Error(), "note", "later ones of this session are logged at debug level")
+	}
+	if answered {
+		s.sendError(oe.Request, req, spec.ErrInvalidArgument, oe.Error())
+	}
+	return true
+}
+
+// Option readers. spec.Validate and spec.CheckOptions have already checked
+// the types of known options, so a wrong type here only means "absent".
 
 func optBool(d spec.Dict, key string, def bool) bool {
 	if v, ok := d[key].(bool); ok {
@@ -29,6 +75,30 @@ func optInt(d spec.Dict, key string) (int64, bool) {
 		return 0, false
 	}
 	return spec.AsInt(v)
+}
+
+// optUint reads a non-negative integer option.
+func optUint(d spec.Dict, key string) (uint64, bool) {
+	v, ok := d[key]
+	if !ok {
+		return 0, false
+	}
+	n, ok := spec.AsInt(v)
+	if ok {
+		return uint64(n), n >= 0
+	}
+	u, ok := v.(uint64) // beyond MaxInt64
+	return u, ok
+}
+
+// millis turns a timeout in milliseconds into a Duration, saturating: a
+// client that asks for more than a Duration holds (292 years) gets the
+// longest one there is, not an overflow into a timeout in the past.
+func millis(ms uint64) time.Duration {
+	if ms > math.MaxInt64/uint64(time.Millisecond) {
+		return math.MaxInt64
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 func optIDs(d spec.Dict, key string) ([]spec.ID, bool) {

@@ -3,6 +3,9 @@ package router
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
+
+	"github.com/switchyard/switchyard/auth"
 
 	"github.com/switchyard/switchyard/spec"
 )
@@ -14,7 +17,13 @@ type Realm struct {
 	broker *broker
 	dealer *dealer
 
-	auth *realmAuth
+	// auth is swapped whole by a reload (see Reload); read it with
+	// realm.auth.Load() once per decision.
+	auth atomic.Pointer[realmAuth]
+	// auto: created by AutoCreateRealms, so a reload leaves it alone.
+	auto bool
+
+	stats realmStats
 
 	internalOnce sync.Once // creates the internal caller session
 	internal     *session
@@ -30,6 +39,12 @@ type Realm struct {
 }
 
 func newRealm(r *Router, rc RealmConfig) (*Realm, error) {
+	return newRealmWith(r, rc, *r.listeners.Load())
+}
+
+// newRealmWith creates a realm whose listeners restrict authentication
+// methods as listeners say.
+func newRealmWith(r *Router, rc RealmConfig, listeners map[string]*auth.Listener) (*Realm, error) {
 	realm := &Realm{
 		name:     rc.Name,
 		router:   r,
@@ -37,11 +52,11 @@ func newRealm(r *Router, rc RealmConfig) (*Realm, error) {
 	}
 	realm.broker = newBroker(realm, rc.History)
 	realm.dealer = newDealer(realm)
-	ra, err := newRealmAuth(r, realm, rc.Auth)
+	ra, err := buildRealmAuth(r, realm, rc.Auth, listeners)
 	if err != nil {
 		return nil, fmt.Errorf("router: realm %s: %w", rc.Name, err)
 	}
-	realm.auth = ra
+	realm.auth.Store(ra)
 	return realm, nil
 }
 

@@ -100,7 +100,7 @@ func (b *broker) sendRetained(s *session, sub *subscription) {
 	for _, p := range matches {
 		if p.filter.allows(s) {
 			var frames frameCache
-			b.sendEvent(s, p, sub, &frames, &b.realm.router.stats)
+			b.sendEvent(s, p, sub, &frames)
 		}
 	}
 }

@@ -101,15 +101,21 @@ func (o Options) withDefaults() Options {
 type Stats struct {
 	SessionsOpened   atomic.Uint64
 	SessionsClosed   atomic.Uint64
-	MessagesIn       atomic.Uint64
-	MessagesOut      atomic.Uint64
 	ProtocolErrors   atomic.Uint64
 	SlowConsumers    atomic.Uint64
 	OversizeDropped  atomic.Uint64
-	EventsDelivered  atomic.Uint64
 	CallsInFlight    atomic.Int64
 	AuthFailures     atomic.Uint64
 	HandshakeTimeout atomic.Uint64
+	// Received and Sent count messages by WAMP message code (see
+	// typeCounters.ByType); Sent counts what was queued to a client.
+	Received typeCounters
+	Sent     typeCounters
+	errors   errorCounts
+	// InvalidOptions counts requests refused for an option value the router
+	// cannot honour (ERROR wamp.error.invalid_argument, or an unacknowledged
+	// PUBLISH dropped).
+	InvalidOptions atomic.Uint64
 }
 
 // ErrLimitExceeded answers a request past one of the router's per-session
@@ -126,6 +132,9 @@ type Router struct {
 	log   *slog.Logger
 	rule  spec.URIRule
 	stats Stats
+	// listeners are Options.Listeners, replaced by a reload; realms created
+	// later (auto-created, or added by a reload) take the current map.
+	listeners atomic.Pointer[map[string]*auth.Listener]
 
 	mu       sync.Mutex // guards the fields below
 	realms   map[spec.URI]*Realm
@@ -149,6 +158,11 @@ func New(opts Options) (*Router, error) {
 	if opts.StrictURIs {
 		r.rule = spec.Strict
 	}
+	listeners := opts.Listeners
+	if listeners == nil {
+		listeners = map[string]*auth.Listener{}
+	}
+	r.listeners.Store(&listeners)
 	for _, rc := range opts.Realms {
 		if err := r.AddRealm(rc); err != nil {
 			return nil, err
@@ -203,6 +217,7 @@ func (r *Router) realmFor(name spec.URI) (*Realm, error) {
 	if err != nil {
 		return nil, err
 	}
+	realm.auto = true
 	r.realms[name] = realm
 	r.autoN++
 	r.log.Info("realm auto-created", "realm", name)

@@ -65,7 +65,11 @@ func (c *conn) send(m spec.Message) error {
 	if err != nil {
 		return err
 	}
-	return c.peer.Send(frame)
+	if err := c.peer.Send(frame); err != nil {
+		return err
+	}
+	c.router.stats.Sent.add(m.Type())
+	return nil
 }
 
 // handshake waits for HELLO and answers WELCOME or ABORT. It returns the
@@ -148,6 +152,7 @@ func (c *conn) handshake(ctx context.Context, afterGoodbye bool) *session {
 	// without a session, never mistakes this one for idle.
 	c.current.Store(s)
 	r.stats.SessionsOpened.Add(1)
+	realm.stats.countOpened(c.peer.Info().Transport)
 	s.send(&spec.Welcome{Session: s.id, Details: realm.welcomeDetails(s)})
 	s.logger().Debug("session joined", "authid", s.AuthID, "authrole", s.AuthRole)
 	realm.emit([]metaEvent{{"wamp.session.on_join", spec.List{s.details()}}})
@@ -184,6 +189,9 @@ type session struct {
 	auth.Identity
 	// trusted sessions (the router's internal caller) skip authorization.
 	trusted bool
+	// warnedOption: a request with an invalid option was logged at Warn;
+	// later ones go to Debug. Reader-goroutine-only.
+	warnedOption bool
 	// features the client announced (a bit set rather than the HELLO's
 	// roles dict: an idle session should cost little memory).
 	features featureSet
@@ -242,7 +250,7 @@ func (s *session) run(ctx context.Context) (reuse bool) {
 			}
 			return false
 		}
-		r.stats.MessagesIn.Add(1)
+		r.stats.Received.add(m.Type())
 		// Messages are routed under the realm's route lock (shared), so that
 		// a shutdown can wait for the ones in flight and then cut every
 		// session off at one instant: whatever was acknowledged before it is
@@ -288,10 +296,19 @@ func (s *session) handle(m spec.Message) (next, reuse bool) {
 		s.logger().Info("session aborted by peer", "reason", m.Reason)
 		return false, false
 	case *spec.Publish:
-		return s.sequential(m.Request) && s.realm.broker.publish(s, m), false
+		if !s.sequential(m.Request) {
+			return false, false
+		}
+		if s.refusedOptions(m) {
+			return true, false
+		}
+		return s.realm.broker.publish(s, m), false
 	case *spec.Subscribe:
 		if !s.sequential(m.Request) {
 			return false, false
+		}
+		if s.refusedOptions(m) {
+			return true, false
 		}
 		s.realm.broker.subscribe(s, m)
 	case *spec.Unsubscribe:
@@ -302,6 +319,9 @@ func (s *session) handle(m spec.Message) (next, reuse bool) {
 	case *spec.Call:
 		switch s.callRequest(m.Request) {
 		case requestNew:
+			if s.refusedOptions(m) {
+				return true, false
+			}
 			return s.realm.dealer.call(s, m), false
 		case requestContinuation:
 			s.realm.dealer.continueCall(s, m)
@@ -311,6 +331,9 @@ func (s *session) handle(m spec.Message) (next, reuse bool) {
 	case *spec.Register:
 		if !s.sequential(m.Request) {
 			return false, false
+		}
+		if s.refusedOptions(m) {
+			return true, false
 		}
 		s.realm.dealer.register(s, m)
 	case *spec.Unregister:
@@ -457,17 +480,21 @@ func (s *session) send(m spec.Message) error {
 		s.logger().Error("cannot encode message", "type", m.Type().String(), "error", err)
 		return err
 	}
-	return s.sendFrame(frame)
+	if e, ok := m.(*spec.Error); ok {
+		s.realm.router.stats.errors.add(e.Error)
+	}
+	return s.sendFrame(m.Type(), frame)
 }
 
-// sendFrame queues an encoded frame, counting what goes wrong. A slow
-// consumer's transport closes itself; its reader then ends the session.
-func (s *session) sendFrame(frame []byte) error {
+// sendFrame queues an encoded frame of message type t, counting it and what
+// goes wrong. A slow consumer's transport closes itself; its reader then
+// ends the session.
+func (s *session) sendFrame(t spec.MessageType, frame []byte) error {
 	err := s.peer.Send(frame)
 	stats := &s.realm.router.stats
 	switch {
 	case err == nil:
-		stats.MessagesOut.Add(1)
+		stats.Sent.add(t)
 	case errors.Is(err, transport.ErrSlowConsumer):
 		stats.SlowConsumers.Add(1)
 		s.logger().Warn("slow consumer disconnected: outbound queue full")

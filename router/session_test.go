@@ -134,7 +134,10 @@ func TestProtocolViolationsAbortAndSpareOthers(t *testing.T) {
 		{"ERROR with an invalid request type", true, []spec.Message{&spec.Error{RequestType: 99, Request: 1, Details: spec.Dict{}, Error: "x.y"}}},
 		{"non-sequential request ID", true, []spec.Message{&spec.Subscribe{Request: 7, Options: spec.Dict{}, Topic: "a.b"}}},
 		{"YIELD for an unknown invocation", true, []spec.Message{&spec.Yield{Request: 42, Options: spec.Dict{}}}},
-		{"bad option type", true, []spec.Message{&spec.Publish{Request: 1, Options: spec.Dict{"acknowledge": "yes"}, Topic: "a.b"}}},
+		// Options of a message that cannot be answered with ERROR (a bad
+		// request option is refused with ERROR: options_test.go).
+		{"bad CANCEL mode", true, []spec.Message{&spec.Cancel{Request: 1, Options: spec.Dict{"mode": "abort"}}}},
+		{"bad YIELD option type", true, []spec.Message{&spec.Yield{Request: 1, Options: spec.Dict{"progress": "yes"}}}},
 	}
 	tr := newTestRouter(t, router.Options{})
 	b := newBystander(t, tr)

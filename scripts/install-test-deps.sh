@@ -2,6 +2,7 @@
 # Installs the third-party WAMP clients used by the interop tests (test/interop):
 #   - autobahn-python (Debian packages, run with /usr/bin/python3)
 #   - autobahn-js (npm, pinned in test/interop/js/package-lock.json)
+#   - wampy.js 8.0.2 (npm, same lock file)
 #
 # Idempotent and fast when everything is present. Non-interactive (safe in CI).
 # Usage: scripts/install-test-deps.sh
@@ -63,7 +64,9 @@ if ! command -v npm >/dev/null 2>&1; then
 	exit 1
 fi
 
-if [[ ! -d "$js_dir/node_modules" || "$js_dir/package-lock.json" -nt "$js_dir/node_modules" ]]; then
+# (wampy: a node_modules installed before wampy.js joined the interop suite lacks it.)
+if [[ ! -d "$js_dir/node_modules" || "$js_dir/package-lock.json" -nt "$js_dir/node_modules" ||
+	! -f "$js_dir/node_modules/wampy/package.json" ]]; then
 	log "running npm ci in $js_dir"
 	(cd "$js_dir" && npm ci --no-audit --no-fund </dev/null)
 	# npm ci recreates node_modules; touch it so it is newer than the lock file.

@@ -152,7 +152,11 @@ func TestConformanceVectors(t *testing.T) {
 }
 
 // checkValidationSample builds the sample's raw wire message in every
-// format and checks that Decode+Validate accepts or refuses it as expected.
+// format and checks that Decode+Validate+CheckOptions accepts or refuses it
+// as expected. The vectors call every refusal a protocol violation; for an
+// option of PUBLISH, SUBSCRIBE, CALL or REGISTER Switchyard refuses the one
+// request instead (ERROR wamp.error.invalid_argument, as Crossbar does), so
+// those samples must give a *spec.OptionError naming the option.
 func checkValidationSample(t *testing.T, smp sample) int {
 	t.Helper()
 	raw, err := decodeJSONValue(smp.WMsg)
@@ -169,6 +173,12 @@ func checkValidationSample(t *testing.T, smp sample) int {
 		if err == nil {
 			err = spec.Validate(m)
 		}
+		var optErr *spec.OptionError
+		if err == nil {
+			if oe := spec.CheckOptions(m); oe != nil {
+				err, optErr = oe, oe
+			}
+		}
 		n++
 		if smp.Error == nil {
 			if err != nil {
@@ -179,7 +189,15 @@ func checkValidationSample(t *testing.T, smp sample) int {
 		if smp.Error.Type != "protocol_violation" {
 			t.Fatalf("unexpected expected_error type %q", smp.Error.Type)
 		}
-		if !isProtocolError(err) {
+		if isRequest(m) {
+			if optErr == nil {
+				t.Errorf("%s: %s: want an option error, got %v", s.Name(), smp.WMsg, err)
+				continue
+			}
+			if optErr.Option != smp.Error.Contains {
+				t.Errorf("%s: %s: option error names %q, want %q", s.Name(), smp.WMsg, optErr.Option, smp.Error.Contains)
+			}
+		} else if !isProtocolError(err) {
 			t.Errorf("%s: %s: want protocol violation, got %v", s.Name(), smp.WMsg, err)
 			continue
 		}
@@ -188,6 +206,16 @@ func checkValidationSample(t *testing.T, smp sample) int {
 		}
 	}
 	return n
+}
+
+// isRequest reports whether m is one of the requests whose bad options are
+// answered with ERROR rather than ABORT.
+func isRequest(m spec.Message) bool {
+	switch m.(type) {
+	case *spec.Publish, *spec.Subscribe, *spec.Call, *spec.Register:
+		return true
+	}
+	return false
 }
 
 // checkAttributes compares a decoded message with a sample's

@@ -124,6 +124,13 @@ func FuzzDecodeJSON(f *testing.F) {
 
 func FuzzDecodeMsgpack(f *testing.F) {
 	seedDecoder(f, MessagePack)
+	// msgpackr's undefined (d4 00 00) is accepted as nil; other extensions
+	// of every size are refused.
+	f.Add([]byte(wampySubscribe[MessagePack]))
+	for _, ext := range []string{"\xd4\x00\x00", "\xd4\x00\x01", "\xd4\x01\x00", "\xd5\x00\x00\x00", "\xd6\xff\x00\x00\x00\x00",
+		"\xd7\xff\x00\x00\x00\x00\x00\x00\x00\x00", "\xd8\x02" + strings.Repeat("\x00", 16), "\xc7\x01\x00\x00", "\xc8\x00\x01\x03\x00", "\xc9\x00\x00\x00\x00\x04"} {
+		f.Add([]byte("\x95\x30\x01\x81\xa7timeout" + ext + "\xa1p\x91" + ext))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDecode(t, MessagePack, data)
 	})
@@ -131,6 +138,7 @@ func FuzzDecodeMsgpack(f *testing.F) {
 
 func FuzzDecodeCBOR(f *testing.F) {
 	seedDecoder(f, CBOR)
+	f.Add([]byte(wampySubscribe[CBOR]))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDecode(t, CBOR, data)
 	})

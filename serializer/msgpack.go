@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -183,9 +184,10 @@ var msgpackDecoders = sync.Pool{New: func() any {
 }}
 
 // Decode parses one MessagePack message. Integers become int64 (uint64
-// above MaxInt64), float32 becomes float64; extension types (including
-// the timestamp extension), non-string map keys, duplicate keys, invalid
-// UTF-8 in str and trailing bytes are protocol errors.
+// above MaxInt64), float32 becomes float64, msgpackr's undefined (the
+// extension d4 00 00) becomes nil; every other extension type (the
+// timestamp extension included), non-string map keys, duplicate keys,
+// invalid UTF-8 in str and trailing bytes are protocol errors.
 func (msgpackSerializer) Decode(b []byte) (spec.Message, error) {
 	v, err := decodeMsgpackValue(b)
 	if err != nil {
@@ -291,9 +293,38 @@ func (d *msgpackDecoder) value(depth int) (any, error) {
 		}
 		return f, nil
 	case msgpcode.IsExt(c):
-		return nil, d.errorf("extension types are not supported")
+		return nil, d.ext()
 	}
 	return nil, d.errorf("invalid code")
+}
+
+// ext reads an extension value, which is an error unless it is the one
+// extension JavaScript clients send in normal use: msgpackr (wampy.js) and
+// notepack write undefined as fixext 1 of type 0 holding a zero byte,
+// d4 00 00, and wampy sends undefined for every option it was not given.
+// It decodes as nil, which FromList drops from Options and Details. Any
+// other extension is refused with its type, so the log says what a client
+// sent.
+func (d *msgpackDecoder) ext() error {
+	start := d.offset()
+	id, n, err := d.dec.DecodeExtHeader()
+	if err != nil {
+		return d.wrap(err)
+	}
+	if n < 0 || n > d.r.Len() {
+		return d.errorf("unexpected end of input")
+	}
+	if id == 0 && n == 1 && d.src[d.offset()] == 0 {
+		if _, err := d.r.Seek(1, io.SeekCurrent); err != nil {
+			return d.wrap(err)
+		}
+		return nil
+	}
+	reason := "extension type " + strconv.Itoa(int(id))
+	if id == -1 {
+		reason += " (timestamp)"
+	}
+	return protocolErrorAt("msgpack", reason+" is not supported", start)
 }
 
 // bytes reads a str or bin header and returns a view of its content in the

@@ -225,6 +225,9 @@ func TestDecodeErrorsAreProtocolErrors(t *testing.T) {
 			"\x93\x01\xa1x\x82\xa1k\x01\xa1k\x02",            // duplicate key
 			"\x93\x01\xa2\xff\xfe\x80",                       // invalid UTF-8 str
 			"\x93\x01\xa1x\x81\xa1k\xd4\x01\x00",             // fixext
+			"\x93\x01\xa1x\x81\xa1k\xd4\x00\x01",             // type 0, but not undefined
+			"\x93\x01\xa1x\x81\xa1k\xd5\x00\x00\x00",         // fixext 2 of type 0
+			"\x93\x01\xa1x\x81\xa1k\xd4\x00",                 // truncated undefined
 			"\x93\x01\xa1x\x81\xa1k\xd6\xff\x00\x00\x00\x00", // timestamp ext
 			"\xdd\xff\xff\xff\xff",                           // array32 claiming 4G elements
 			"\x93\x01\xa1x\xdf\xff\xff\xff\xff",              // map32 claiming 4G pairs
@@ -410,6 +413,7 @@ func TestMsgpackValues(t *testing.T) {
 		{"\xc4\x03abc", []byte("abc")},
 		{"\xc4\x00", []byte{}},
 		{"\xc0", nil},
+		{"\xd4\x00\x00", nil}, // msgpackr's undefined
 		{"\xc3", true},
 		{"\x81\xa1k\x92\x01\xc2", map[string]any{"k": []any{int64(1), false}}},
 	}

@@ -117,7 +117,9 @@ func payloadList(args List, kwargs Dict, head ...any) List {
 
 // FromList builds a message from its wire form, checking the shape and the
 // type of every element. Unknown message types, wrong arity and wrong element
-// types are *ProtocolError. Options and Details are checked by [Validate].
+// types are *ProtocolError. Null-valued keys of Options, Details and Extra
+// are dropped ([DropNulls]); the remaining keys are checked by [Validate]
+// and, for requests, [CheckOptions].
 func FromList(l List) (Message, error) {
 	if len(l) == 0 {
 		return nil, violation("empty message")
@@ -286,7 +288,25 @@ func (d *decoder) dict(i int) Dict {
 	if !ok {
 		d.fail(i, "not a dict")
 	}
-	return m
+	return DropNulls(m)
+}
+
+// DropNulls deletes, in place, the keys of an Options, Details or Extra
+// dict whose value is null, and returns d. The spec gives null no meaning
+// in these dicts, and real clients send it for options they were not
+// given: wampy.js fills them with JavaScript's undefined, which msgpackr
+// writes as its undefined extension and cbor-x as CBOR undefined, both
+// decoded as nil. Dropping them here, on the one decode path every
+// serializer shares, makes such a key absent for everything downstream.
+// Only the top level is touched: nested values (authextra, payloads) are
+// the application's and travel as sent.
+func DropNulls(d Dict) Dict {
+	for k, v := range d {
+		if v == nil {
+			delete(d, k)
+		}
+	}
+	return d
 }
 
 // args reads the optional Arguments list. A payload in passthru mode may be

@@ -171,3 +171,111 @@ func TestMessageTypeString(t *testing.T) {
 		t.Error("MessageType.String")
 	}
 }
+
+// TestNullOptionsAreAbsent: a null in the top level of any message's
+// Options, Details or Extra is as if the key were not there (wampy.js
+// sends undefined for options it was not given), while nulls inside
+// nested values and payloads travel unchanged.
+func TestNullOptionsAreAbsent(t *testing.T) {
+	withNulls := func() Dict {
+		return Dict{"match": nil, "acknowledge": nil, "keep": "v", "nested": Dict{"inner": nil}}
+	}
+	want := Dict{"keep": "v", "nested": Dict{"inner": nil}}
+	dicts := func(m Message) []Dict {
+		switch m := m.(type) {
+		case *Hello:
+			return []Dict{m.Details}
+		case *Welcome:
+			return []Dict{m.Details}
+		case *Abort:
+			return []Dict{m.Details}
+		case *Challenge:
+			return []Dict{m.Extra}
+		case *Authenticate:
+			return []Dict{m.Extra}
+		case *Goodbye:
+			return []Dict{m.Details}
+		case *Error:
+			return []Dict{m.Details}
+		case *Publish:
+			return []Dict{m.Options}
+		case *Subscribe:
+			return []Dict{m.Options}
+		case *Unsubscribed:
+			return []Dict{m.Details}
+		case *Event:
+			return []Dict{m.Details}
+		case *Call:
+			return []Dict{m.Options}
+		case *Cancel:
+			return []Dict{m.Options}
+		case *Result:
+			return []Dict{m.Details}
+		case *Register:
+			return []Dict{m.Options}
+		case *Unregistered:
+			return []Dict{m.Details}
+		case *Invocation:
+			return []Dict{m.Details}
+		case *Interrupt:
+			return []Dict{m.Options}
+		case *Yield:
+			return []Dict{m.Options}
+		}
+		return nil
+	}
+	checked := 0
+	for name, c := range wireSamples() {
+		l := append(List(nil), c.l...)
+		replaced := false
+		for i := 1; i < len(l); i++ {
+			// The first dict of a message is its Options/Details/Extra.
+			if _, ok := l[i].(map[string]any); ok {
+				l[i] = withNulls()
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			continue
+		}
+		m, err := FromList(l)
+		if err != nil {
+			t.Fatalf("%s: FromList: %v", name, err)
+		}
+		ds := dicts(m)
+		if len(ds) == 0 {
+			t.Fatalf("%s: no dict found in %#v", name, m)
+		}
+		for _, d := range ds {
+			if !reflect.DeepEqual(d, want) {
+				t.Errorf("%s: dict = %#v, want %#v", name, d, want)
+			}
+		}
+		checked++
+	}
+	if checked < 19 {
+		t.Fatalf("only %d message types checked", checked)
+	}
+	// Payloads are the application's: nulls stay.
+	m, err := FromList(List{int64(TypePublish), int64(1), Dict{"acknowledge": nil}, "t", List{nil}, Dict{"k": nil}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m.(*Publish)
+	if _, ok := p.Options["acknowledge"]; ok || len(p.Arguments) != 1 || p.Arguments[0] != nil {
+		t.Errorf("publish = %#v", p)
+	}
+	if v, ok := p.ArgumentsKw["k"]; !ok || v != nil {
+		t.Errorf("ArgumentsKw lost its null: %#v", p.ArgumentsKw)
+	}
+	// A null option is absent for CheckOptions too: a match policy of null
+	// is the default, exact.
+	m, _ = FromList(List{int64(TypeSubscribe), int64(1), Dict{"match": nil, "get_retained": nil}, "a.b"})
+	if err := Validate(m); err != nil {
+		t.Fatal(err)
+	}
+	if oe := CheckOptions(m); oe != nil {
+		t.Fatal(oe)
+	}
+}

@@ -1,15 +1,20 @@
 package spec
 
-// Validate checks the types of the Options and Details keys WAMP defines,
-// for the messages that carry them. FromList checks a message's shape;
-// Validate checks what is inside its dicts, so that the router can read an
-// option (say PUBLISH.Options.exclude) with a plain type assertion and never
-// meets "acknowledge": "yes".
+// Validate checks what a message must be to be WAMP at all, beyond the
+// shape FromList checks: HELLO announces roles, ERROR answers a request
+// type that can fail, and the known keys of Details and Options have the
+// types the spec gives them. FromList checks a message's shape; Validate
+// checks what is inside its dicts, so that the router can read a key with
+// a plain type assertion and never meets "acknowledge": "yes".
 //
-// Unknown keys are ignored, as the spec requires. Known keys with a value of
-// the wrong type, or outside their enumeration, are a *ProtocolError whose
-// text names the key. The check walks only the keys present, so an empty
-// dict (the common case) costs one length test.
+// The Options of the four requests a router answers with ERROR (PUBLISH,
+// SUBSCRIBE, CALL, REGISTER) are not checked here but by [CheckOptions]:
+// a wrong value there is a bad request, not a broken session, and the
+// router refuses that one request. For every other message a wrong value
+// cannot be answered and is a *ProtocolError whose text names the key.
+//
+// Unknown keys are ignored, as the spec requires. The check walks only the
+// keys present, so an empty dict (the common case) costs one length test.
 //
 // URIs inside dicts (EVENT.Details.topic, INTERRUPT.Options.reason) are
 // checked only for being strings: URI rules (loose or strict) are router
@@ -32,22 +37,14 @@ func Validate(m Message) error {
 			return violation("ERROR.REQUEST.Type " + m.RequestType.String() + " cannot fail")
 		}
 		return checkDict("ERROR.Details.", m.Details, errorDetails)
-	case *Publish:
-		return checkDict("PUBLISH.Options.", m.Options, publishOptions)
-	case *Subscribe:
-		return checkDict("SUBSCRIBE.Options.", m.Options, subscribeOptions)
 	case *Unsubscribed:
 		return checkDict("UNSUBSCRIBED.Details.", m.Details, unsubscribedDetails)
 	case *Event:
 		return checkDict("EVENT.Details.", m.Details, eventDetails)
-	case *Call:
-		return checkDict("CALL.Options.", m.Options, callOptions)
 	case *Cancel:
 		return checkDict("CANCEL.Options.", m.Options, cancelOptions)
 	case *Result:
 		return checkDict("RESULT.Details.", m.Details, resultDetails)
-	case *Register:
-		return checkDict("REGISTER.Options.", m.Options, registerOptions)
 	case *Unregistered:
 		return checkDict("UNREGISTERED.Details.", m.Details, unregisteredDetails)
 	case *Invocation:
@@ -56,6 +53,8 @@ func Validate(m Message) error {
 		return checkDict("INTERRUPT.Options.", m.Options, interruptOptions)
 	case *Yield:
 		return checkDict("YIELD.Options.", m.Options, yieldOptions)
+	case *Publish, *Subscribe, *Call, *Register:
+		return nil // their Options are CheckOptions' job
 	case *Challenge, *Authenticate, *Published, *Subscribed, *Unsubscribe,
 		*Registered, *Unregister:
 		return nil
@@ -203,17 +202,26 @@ var (
 )
 
 func checkDict(prefix string, d Dict, r rules) error {
+	if key, k, ok := firstInvalid(d, r); !ok {
+		return violation(prefix + key + " must be " + kindNames[k])
+	}
+	return nil
+}
+
+// firstInvalid finds a known key of d whose value is not of its kind. ok
+// is true when there is none.
+func firstInvalid(d Dict, r rules) (key string, k kind, ok bool) {
 	if len(d) == 0 {
-		return nil
+		return "", 0, true
 	}
 	for key, v := range d {
 		k, known := r[key]
 		if !known || checkKind(k, v) {
 			continue
 		}
-		return violation(prefix + key + " must be " + kindNames[k])
+		return key, k, false
 	}
-	return nil
+	return "", 0, true
 }
 
 func checkKind(k kind, v any) bool {

@@ -28,6 +28,7 @@ func TestValidate(t *testing.T) {
 		pub(Dict{"enc_algo": "x_custom", "enc_serializer": "flatbuffers", "enc_key": "k"}),
 		pub(Dict{"enc_algo": "xbr"}), pub(Dict{"enc_algo": "x_"}),
 		pub(Dict{"forward_for": List{Dict{"session": int64(1), "authid": "a", "authrole": "r"}, Dict{}}}),
+		call(Dict{"timeout": uint64(1) << 63}),
 		sub(Dict{"match": "exact"}), sub(Dict{"match": "prefix", "get_retained": true, "nkey": "n"}),
 		ev(Dict{"publisher": int64(7), "publisher_authid": "a", "trustlevel": int64(0), "retained": true, "topic": "a.b"}),
 		call(Dict{"receive_progress": true, "progress": false, "timeout": int64(0), "disclose_me": false}),
@@ -52,51 +53,21 @@ func TestValidate(t *testing.T) {
 		if err := Validate(m); err != nil {
 			t.Errorf("Validate(%#v) = %v", m, err)
 		}
+		if err := CheckOptions(m); err != nil {
+			t.Errorf("CheckOptions(%#v) = %v", m, err)
+		}
 	}
 
 	invalid := []struct {
 		m       Message
 		mention string
 	}{
-		{pub(Dict{"acknowledge": "yes"}), "acknowledge"},
-		{pub(Dict{"acknowledge": int64(1)}), "acknowledge"},
-		{pub(Dict{"exclude_me": nil}), "exclude_me"},
-		{pub(Dict{"exclude": List{int64(0)}}), "exclude"},
-		{pub(Dict{"exclude": List{"1"}}), "exclude"},
-		{pub(Dict{"exclude": int64(1)}), "exclude"},
-		{pub(Dict{"eligible": List{int64(MaxID) + 1}}), "eligible"},
-		{pub(Dict{"exclude_authid": List{int64(1)}}), "exclude_authid"},
-		{pub(Dict{"eligible_authrole": "admin"}), "eligible_authrole"},
-		{pub(Dict{"retain": "true"}), "retain"},
-		{pub(Dict{"transaction_hash": int64(1)}), "transaction_hash"},
-		{pub(Dict{"forward_for": Dict{}}), "forward_for"},
-		{pub(Dict{"forward_for": List{"x"}}), "forward_for"},
-		{pub(Dict{"forward_for": List{Dict{"session": "1"}}}), "forward_for"},
-		{pub(Dict{"forward_for": List{Dict{"authid": int64(1)}}}), "forward_for"},
-		{pub(Dict{"enc_algo": "aes256"}), "enc_algo"},
-		{pub(Dict{"enc_algo": "x_A"}), "enc_algo"},
-		{pub(Dict{"enc_serializer": "yaml"}), "enc_serializer"},
-		{pub(Dict{"ppt_scheme": int64(1)}), "ppt_scheme"},
-		{sub(Dict{"match": "regex"}), "match"},
-		{sub(Dict{"match": int64(1)}), "match"},
-		{sub(Dict{"get_retained": int64(0)}), "get_retained"},
 		{ev(Dict{"publisher": "me"}), "publisher"},
 		{ev(Dict{"publisher": int64(0)}), "publisher"},
 		{ev(Dict{"publisher_authrole": int64(1)}), "publisher_authrole"},
 		{ev(Dict{"topic": List{}}), "topic"},
 		{ev(Dict{"trustlevel": int64(-1)}), "trustlevel"},
 		{ev(Dict{"x_acknowledged_delivery": "y"}), "x_acknowledged_delivery"},
-		{call(Dict{"timeout": int64(-1)}), "timeout"},
-		{call(Dict{"timeout": 1.5}), "timeout"},
-		{call(Dict{"timeout": "10"}), "timeout"},
-		{call(Dict{"receive_progress": int64(1)}), "receive_progress"},
-		{call(Dict{"progress": "true"}), "progress"},
-		{call(Dict{"disclose_me": int64(1)}), "disclose_me"},
-		{reg(Dict{"invoke": "all"}), "invoke"},
-		{reg(Dict{"match": "glob"}), "match"},
-		{reg(Dict{"disclose_caller": "yes"}), "disclose_caller"},
-		{reg(Dict{"force_reregister": int64(1)}), "force_reregister"},
-		{reg(Dict{"concurrency": int64(-2)}), "concurrency"},
 		{inv(Dict{"caller": "x"}), "caller"},
 		{inv(Dict{"procedure": int64(1)}), "procedure"},
 		{res(Dict{"progress": int64(1)}), "progress"},
@@ -123,6 +94,76 @@ func TestValidate(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), c.mention) {
 			t.Errorf("Validate(%#v) = %q, should mention %q", c.m, err, c.mention)
+		}
+	}
+}
+
+// TestCheckOptions: a request's option values that the router cannot
+// honour are an *OptionError naming the option, never a protocol
+// violation; Validate lets the same requests through.
+func TestCheckOptions(t *testing.T) {
+	pub := func(o Dict) Message { return &Publish{Request: 1, Options: o, Topic: "t"} }
+	sub := func(o Dict) Message { return &Subscribe{Request: 1, Options: o, Topic: "t"} }
+	call := func(o Dict) Message { return &Call{Request: 1, Options: o, Procedure: "p"} }
+	reg := func(o Dict) Message { return &Register{Request: 1, Options: o, Procedure: "p"} }
+	invalid := []struct {
+		m       Message
+		mention string
+	}{
+		{pub(Dict{"acknowledge": "yes"}), "acknowledge"},
+		{pub(Dict{"acknowledge": int64(1)}), "acknowledge"},
+		{pub(Dict{"exclude_me": nil}), "exclude_me"}, // FromList drops decoded nulls; Go code must not write them
+		{pub(Dict{"exclude": List{int64(0)}}), "exclude"},
+		{pub(Dict{"exclude": List{"1"}}), "exclude"},
+		{pub(Dict{"exclude": int64(1)}), "exclude"},
+		{pub(Dict{"eligible": List{int64(MaxID) + 1}}), "eligible"},
+		{pub(Dict{"exclude_authid": List{int64(1)}}), "exclude_authid"},
+		{pub(Dict{"eligible_authrole": "admin"}), "eligible_authrole"},
+		{pub(Dict{"retain": "true"}), "retain"},
+		{pub(Dict{"transaction_hash": int64(1)}), "transaction_hash"},
+		{pub(Dict{"forward_for": Dict{}}), "forward_for"},
+		{pub(Dict{"forward_for": List{"x"}}), "forward_for"},
+		{pub(Dict{"forward_for": List{Dict{"session": "1"}}}), "forward_for"},
+		{pub(Dict{"forward_for": List{Dict{"authid": int64(1)}}}), "forward_for"},
+		{pub(Dict{"enc_algo": "aes256"}), "enc_algo"},
+		{pub(Dict{"enc_algo": "x_A"}), "enc_algo"},
+		{pub(Dict{"enc_serializer": "yaml"}), "enc_serializer"},
+		{pub(Dict{"ppt_scheme": int64(1)}), "ppt_scheme"},
+		{sub(Dict{"match": "regex"}), "match"},
+		{sub(Dict{"match": int64(1)}), "match"},
+		{sub(Dict{"get_retained": int64(0)}), "get_retained"},
+		{call(Dict{"timeout": int64(-1)}), "timeout"},
+		{call(Dict{"timeout": 1.5}), "timeout"},
+		{call(Dict{"timeout": "10"}), "timeout"},
+		{call(Dict{"receive_progress": int64(1)}), "receive_progress"},
+		{call(Dict{"progress": "true"}), "progress"},
+		{call(Dict{"disclose_me": int64(1)}), "disclose_me"},
+		{reg(Dict{"invoke": "all"}), "invoke"},
+		{reg(Dict{"match": "glob"}), "match"},
+		{reg(Dict{"disclose_caller": "yes"}), "disclose_caller"},
+		{reg(Dict{"force_reregister": int64(1)}), "force_reregister"},
+		{reg(Dict{"concurrency": int64(-2)}), "concurrency"},
+	}
+	for _, c := range invalid {
+		if err := Validate(c.m); err != nil {
+			t.Errorf("Validate(%#v) = %v, want nil (options are CheckOptions' job)", c.m, err)
+		}
+		oe := CheckOptions(c.m)
+		if oe == nil {
+			t.Errorf("CheckOptions(%#v) = nil, want an *OptionError", c.m)
+			continue
+		}
+		if oe.Option != c.mention || oe.Request != c.m.Type() {
+			t.Errorf("CheckOptions(%#v) names %s.%s, want %s.%s", c.m, oe.Request, oe.Option, c.m.Type(), c.mention)
+		}
+		if want := c.m.Type().String() + ".Options." + c.mention + " must be "; !strings.HasPrefix(oe.Error(), want) {
+			t.Errorf("CheckOptions(%#v).Error() = %q, want it to start %q", c.m, oe.Error(), want)
+		}
+	}
+	// Messages other than the four requests have no OptionError.
+	for _, m := range []Message{&Yield{Request: 1, Options: Dict{"progress": "x"}}, &Cancel{Request: 1, Options: Dict{"mode": "x"}}, nil} {
+		if oe := CheckOptions(m); oe != nil {
+			t.Errorf("CheckOptions(%#v) = %v", m, oe)
 		}
 	}
 }

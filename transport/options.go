@@ -71,6 +71,9 @@ type Options struct {
 	// ReadBufferSize is the size of the RawSocket read buffer. 0 means
 	// DefaultReadBufferSize. It costs memory on every idle connection.
 	ReadBufferSize int
+	// Meter, if set, counts the bytes its peers receive and send; share one
+	// among the servers of a transport to count per transport.
+	Meter *Meter
 	// Logger receives transport events (failed handshakes, framing errors,
 	// slow consumers), each logged once with the peer's address. nil means
 	// slog.Default().

@@ -1,10 +1,14 @@
 // Command switchyard is a WAMP v2 router.
 //
 //	switchyard serve     run the router (WebSocket on 127.0.0.1:8080, RawSocket on 127.0.0.1:8081)
+//	switchyard check     validate a config file; switchyard init writes a starter one
+//	switchyard call, publish, subscribe, register, sessions
+//	                     talk WAMP to any router, from the shell
 //	switchyard version   print the version
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -36,6 +40,13 @@ func newApp() *cli.App {
 			keygenCommand(),
 			deriveCommand(),
 			benchCommand(),
+			checkCommand(),
+			initCommand(),
+			callCommand(),
+			publishCommand(),
+			subscribeCommand(),
+			registerCommand(),
+			sessionsCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
@@ -49,7 +60,15 @@ func newApp() *cli.App {
 }
 
 func main() {
-	if err := newApp().Run(os.Args); err != nil {
+	app := newApp()
+	if err := app.Run(reorderArgs(app, os.Args)); err != nil {
+		var exit *exitError
+		if errors.As(err, &exit) {
+			if exit.msg != "" {
+				fmt.Fprintln(os.Stderr, exit.msg)
+			}
+			os.Exit(exit.code)
+		}
 		fmt.Fprintln(os.Stderr, "switchyard:", err)
 		os.Exit(1)
 	}

@@ -70,6 +70,7 @@ turns a listener off.`,
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 10 * time.Second, EnvVars: env("SHUTDOWN_TIMEOUT"), Usage: "time allowed for sessions to say GOODBYE on SIGINT/SIGTERM"},
 			&cli.BoolFlag{Name: "strict-uris", EnvVars: env("STRICT_URIS"), Usage: "enforce the strict URI rules ([0-9a-z_] components)"},
 			&cli.BoolFlag{Name: "lenient-request-ids", EnvVars: env("LENIENT_REQUEST_IDS"), Usage: "accept non-sequential request IDs from old clients"},
+			&cli.BoolFlag{Name: "console", Value: true, EnvVars: env("CONSOLE"), Usage: "serve the browser console at / and its WAMP client at /switchyard.js on WebSocket listeners (the config file's console: key sets it too; the flag wins)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("LOG_LEVEL"), Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: env("LOG_FORMAT"), Usage: "text or json"},
 		},
@@ -170,6 +171,7 @@ func runServe(c *cli.Context) error {
 	rs := ws
 	rs.PingInterval = pingInterval(c.Duration("rawsocket-ping-interval"))
 	srv := &server{router: r, log: log, sers: sers, ws: ws, rs: rs, hsTO: c.Duration("handshake-timeout")}
+	srv.console = consoleEnabled(c, cfg)
 
 	specs, err := listenerSpecs(c, cfg)
 	if err != nil {
@@ -417,4 +419,13 @@ func serializerNames(sers []serializer.Serializer) string {
 		names[i] = s.Name()
 	}
 	return strings.Join(names, ",")
+}
+
+// consoleEnabled: an explicit --console flag (or its environment variable)
+// wins, then the config file's console key, then the default (on).
+func consoleEnabled(c *cli.Context, cfg *auth.Config) bool {
+	if !c.IsSet("console") && cfg != nil && cfg.Console != nil {
+		return *cfg.Console
+	}
+	return c.Bool("console")
 }

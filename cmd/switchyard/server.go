@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard/switchyard/console"
 	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/transport"
@@ -38,6 +39,8 @@ type server struct {
 	ws     transport.Options // WebSocket transport options
 	rs     transport.Options // RawSocket transport options
 	hsTO   time.Duration     // handshake timeout
+	// console serves the browser console on WebSocket listeners.
+	console bool
 
 	listeners []net.Listener
 	raws      []*rawsocket.Server
@@ -100,7 +103,11 @@ func (s *server) listen(l listenerSpec) ([]string, error) {
 // WebSocket port register their paths here; nil keeps the WebSocket
 // handler's own answer, 426 Upgrade Required.
 func (s *server) plainHTTP() http.Handler {
-	return nil
+	mux := http.NewServeMux()
+	if s.console {
+		console.Register(mux)
+	}
+	return mux
 }
 
 // serve runs fn in a goroutine the server waits for at shutdown.

@@ -135,6 +135,9 @@ func unexpected(err error) error {
 	return err
 }
 
+// frameHeaderSize is the length of a frame header: type and 24-bit length.
+const frameHeaderSize = 4
+
 // writeFrame writes one frame to bw. The header goes out byte by byte so
 // that no header buffer escapes to the heap.
 func writeFrame(bw *bufio.Writer, typ byte, payload []byte) error {

@@ -228,6 +228,7 @@ func (p *peer) recv() (spec.Message, error) {
 		if !p.active.Load() {
 			p.active.Store(true)
 		}
+		p.opts.Meter.Received(frameHeaderSize + len(payload))
 		switch typ {
 		case frameMessage:
 			m, err := p.ser.Decode(payload)
@@ -401,11 +402,17 @@ func (p *peer) flush(closeBy time.Time) error {
 				return p.writeError(err)
 			}
 		}
+		n := 0
+		for _, c := range p.ctl {
+			n += frameHeaderSize + len(c)
+		}
 		for _, f := range p.frames {
 			if err := writeFrame(bw, frameMessage, f); err != nil {
 				return p.writeError(err)
 			}
+			n += frameHeaderSize + len(f)
 		}
+		p.opts.Meter.Sent(n)
 		p.q.Release()
 		// Do not pin frames already written while idle.
 		clear(p.ctl)

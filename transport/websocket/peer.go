@@ -271,6 +271,7 @@ func (p *peer) read() error {
 	}
 	*bp = buf
 	p.rbuf = bp
+	p.opts.Meter.Received(len(buf))
 	return nil
 }
 
@@ -388,11 +389,14 @@ func (p *peer) flush(closeBy time.Time) error {
 		}
 		p.setWriteDeadline(closeBy)
 		if !p.batched {
+			n := 0
 			for _, f := range p.frames {
 				if err := p.c.Write(context.Background(), p.typ, f); err != nil {
 					return p.writeError(err)
 				}
+				n += len(f)
 			}
+			p.opts.Meter.Sent(n)
 		} else {
 			if batch == nil {
 				batch = bufpool.Get(maxBatch)
@@ -404,6 +408,7 @@ func (p *peer) flush(closeBy time.Time) error {
 					if err := p.c.Write(context.Background(), p.typ, b); err != nil {
 						return p.writeError(err)
 					}
+					p.opts.Meter.Sent(len(b))
 					b = b[:0]
 				}
 			}
