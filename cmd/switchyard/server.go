@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/console"
+	"github.com/switchyard/switchyard/bridge"
 	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/transport"
@@ -41,6 +42,8 @@ type server struct {
 	hsTO   time.Duration     // handshake timeout
 	// console serves the browser console on WebSocket listeners.
 	console bool
+	// bridge serves the HTTP API and webhooks (nil when no realm has one).
+	bridge *bridge.Bridge
 
 	listeners []net.Listener
 	raws      []*rawsocket.Server
@@ -107,6 +110,9 @@ func (s *server) plainHTTP() http.Handler {
 	if s.console {
 		console.Register(mux)
 	}
+	if s.bridge != nil {
+		s.bridge.Register(mux)
+	}
 	return mux
 }
 
@@ -131,6 +137,10 @@ func (s *server) closeListeners() {
 // router, then waits for the transports to finish, all within ctx.
 func (s *server) shutdown(ctx context.Context) {
 	s.closeListeners()
+	if s.bridge != nil {
+		// First, so HTTP requests in flight answer 503 at once.
+		s.bridge.Close(ctx)
+	}
 	err := s.router.Shutdown(ctx)
 	for _, hs := range s.https {
 		// WebSocket connections are hijacked: http.Server.Shutdown waits
