@@ -25,6 +25,7 @@ apt_packages=(
 	python3-u-msgpack
 	python3-nacl
 	python3-argon2
+	curl # the HTTP bridge tests (test/interop/bridge_test.go)
 )
 
 missing=()

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/switchyard/switchyard/console"
 	"github.com/switchyard/switchyard/bridge"
+	"github.com/switchyard/switchyard/console"
 	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/transport"
