@@ -174,7 +174,9 @@ func (n *Node) connect() error {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			n.log.Warn("cluster: lost the NATS connection", "error", err)
+			if err != nil { // nil: our own Close
+				n.log.Warn("cluster: lost the NATS connection", "error", err)
+			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			n.log.Info("cluster: NATS connection back", "server", c.ConnectedUrlRedacted())
