@@ -88,3 +88,18 @@ func TestEventRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: %+v", out)
 	}
 }
+
+func FuzzDecodeSessions(f *testing.F) {
+	f.Add([]byte{0x93, 0x32, 0x01, 0x80})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ds, err := decodeSessions(b)
+		if err != nil {
+			return
+		}
+		for _, d := range ds {
+			if _, ok := spec.AsID(d["session"]); !ok {
+				t.Fatalf("session details without a session ID: %v", d)
+			}
+		}
+	})
+}

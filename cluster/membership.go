@@ -37,6 +37,7 @@ func (n *Node) subscribe() error {
 		{n.subj.snap, n.onSnapshotRequest},
 		{n.subj.ack, n.onAck},
 		{n.subj.events, n.onEvent},
+		{n.subj.metaOf(n.token), n.onMetaRequest},
 	} {
 		sub, err := n.nc.Subscribe(s.subject, s.handler)
 		if err != nil {

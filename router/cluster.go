@@ -39,6 +39,38 @@ type ClusterLink interface {
 	Flush() error
 	// Err is nil while the cluster is reachable.
 	Err() error
+	// RemoteSessions returns the details (as wamp.session.get gives them)
+	// of the realm's sessions on the other nodes, for the session meta
+	// procedures. It waits a bounded time; nodes that do not answer in time
+	// are left out. Called under no lock.
+	RemoteSessions() []spec.Dict
+}
+
+// LocalSessions returns the details of the realm's sessions on this node,
+// sorted by session ID, for another node's session meta procedures.
+func (realm *Realm) LocalSessions() []spec.Dict {
+	ss := realm.sessionsWhere(func(*session) bool { return true })
+	out := make([]spec.Dict, len(ss))
+	for i, s := range ss {
+		out[i] = s.details()
+	}
+	return out
+}
+
+// remoteSessionsWhere returns the details of the sessions on other nodes
+// whose authrole keep accepts (nil: none without a cluster).
+func (realm *Realm) remoteSessionsWhere(keep func(authrole string) bool) []spec.Dict {
+	if realm.cluster == nil {
+		return nil
+	}
+	var out []spec.Dict
+	for _, d := range realm.cluster.RemoteSessions() {
+		role, _ := d["authrole"].(string)
+		if keep(role) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // RemoteEvent is a publication crossing between nodes: what a receiving

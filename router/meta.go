@@ -129,12 +129,33 @@ func roleFilter(m *spec.Call) (func(*session) bool, *metaError) {
 	return func(s *session) bool { return containsString(roles, s.AuthRole) }, nil
 }
 
+// remoteRoleFilter is roleFilter for the sessions of other cluster nodes,
+// known by their details.
+func remoteRoleFilter(m *spec.Call) func(authrole string) bool {
+	if len(m.Arguments) == 0 || m.Arguments[0] == nil {
+		return func(string) bool { return true }
+	}
+	l, _ := m.Arguments[0].([]any)
+	return func(role string) bool {
+		for _, v := range l {
+			if v == role {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 func metaSessionCount(realm *Realm, _ *session, m *spec.Call) (spec.List, spec.Dict, *metaError) {
 	keep, err := roleFilter(m)
 	if err != nil {
 		return nil, nil, err
 	}
-	return spec.List{int64(len(realm.sessionsWhere(keep)))}, nil, nil
+	n := len(realm.sessionsWhere(keep))
+	if realm.cluster != nil {
+		n += len(realm.remoteSessionsWhere(remoteRoleFilter(m)))
+	}
+	return spec.List{int64(n)}, nil, nil
 }
 
 func metaSessionList(realm *Realm, _ *session, m *spec.Call) (spec.List, spec.Dict, *metaError) {
@@ -145,6 +166,12 @@ func metaSessionList(realm *Realm, _ *session, m *spec.Call) (spec.List, spec.Di
 	ids := spec.List{}
 	for _, s := range realm.sessionsWhere(keep) {
 		ids = append(ids, int64(s.id))
+	}
+	if realm.cluster != nil {
+		for _, d := range realm.remoteSessionsWhere(remoteRoleFilter(m)) {
+			ids = append(ids, d["session"])
+		}
+		sort.Slice(ids, func(i, j int) bool { a, _ := spec.AsID(ids[i]); b, _ := spec.AsID(ids[j]); return a < b })
 	}
 	return spec.List{ids}, nil, nil
 }
@@ -162,6 +189,11 @@ func metaSessionGet(realm *Realm, _ *session, m *spec.Call) (spec.List, spec.Dic
 	}
 	s := realm.session(id)
 	if s == nil || s.closing.Load() {
+		for _, d := range realm.remoteSessionsWhere(func(string) bool { return true }) {
+			if rid, _ := spec.AsID(d["session"]); rid == id {
+				return spec.List{d}, nil, nil
+			}
+		}
 		return nil, nil, errMeta(spec.ErrNoSuchSession, "no session "+idString(id))
 	}
 	return spec.List{s.details()}, nil, nil

@@ -1,0 +1,101 @@
+package cluster
+
+import (
+	"sync"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/switchyard/switchyard/serializer"
+	"github.com/switchyard/switchyard/spec"
+)
+
+// Session meta across nodes. A node answers a request on its meta subject
+// (the realm's name as payload) with the details of its own sessions in that
+// realm, as a MessagePack-encoded RESULT whose arguments are the details
+// dicts: integers stay integers, which JSON would not promise. The asking
+// node asks every live node at once and waits at most AckTimeout/2.
+
+func (s subjects) metaOf(token string) string { return s.prefix + ".meta." + token }
+
+// onMetaRequest answers another node's question about this node's sessions.
+func (n *Node) onMetaRequest(m *nats.Msg) {
+	n.mu.RLock()
+	l := n.realms[spec.URI(m.Data)]
+	n.mu.RUnlock()
+	args := spec.List{}
+	if l != nil {
+		for _, d := range l.realm.LocalSessions() {
+			args = append(args, d)
+		}
+	}
+	b, err := serializer.MessagePack.Encode(nil, &spec.Result{Request: 1, Details: spec.Dict{}, Arguments: args})
+	if err != nil {
+		n.log.Warn("cluster: session details not encodable", "error", err)
+		return
+	}
+	_ = m.Respond(b)
+}
+
+// decodeSessions decodes an answer of onMetaRequest.
+func decodeSessions(b []byte) ([]spec.Dict, error) {
+	m, err := serializer.MessagePack.Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := m.(*spec.Result)
+	if !ok {
+		return nil, errNotResult
+	}
+	out := make([]spec.Dict, 0, len(r.Arguments))
+	for _, a := range r.Arguments {
+		if d, ok := a.(map[string]any); ok {
+			if _, ok := spec.AsID(d["session"]); ok {
+				out = append(out, d)
+			}
+		}
+	}
+	return out, nil
+}
+
+type metaError string
+
+func (e metaError) Error() string { return string(e) }
+
+const errNotResult = metaError("cluster: session details are not a RESULT")
+
+// RemoteSessions implements router.ClusterLink.
+func (l *link) RemoteSessions() []spec.Dict {
+	n := l.n
+	n.mu.RLock()
+	targets := make([]*peer, 0, len(n.peers))
+	for _, p := range n.peers {
+		targets = append(targets, p)
+	}
+	n.mu.RUnlock()
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		out []spec.Dict
+	)
+	for _, p := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reply, err := n.nc.Request(n.subj.metaOf(p.token), []byte(l.name), n.opts.AckTimeout/2)
+			if err != nil {
+				n.log.Warn("cluster: a node did not say which sessions it has", "peer", p.name, "error", err)
+				return
+			}
+			ds, err := decodeSessions(reply.Data)
+			if err != nil {
+				n.log.Warn("cluster: malformed session details dropped", "peer", p.name, "error", err)
+				return
+			}
+			mu.Lock()
+			out = append(out, ds...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}

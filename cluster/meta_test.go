@@ -1,0 +1,65 @@
+package cluster
+
+import (
+	"sort"
+	"testing"
+
+	"github.com/switchyard/switchyard/serializer"
+	"github.com/switchyard/switchyard/spec"
+)
+
+// wamp.session.count, list and get answer for the whole cluster, whichever
+// node the caller is on.
+func TestSessionMetaIsClusterWide(t *testing.T) {
+	nodes := startCluster(t, 3)
+	var want []spec.ID
+	for i := 0; i < 5; i++ {
+		want = append(want, nodes[i%3].join(serializer.MessagePack).ID())
+	}
+	caller := nodes[1].join(serializer.JSON)
+	want = append(want, caller.ID())
+	sort.Slice(want, func(i, j int) bool { return want[i] < want[j] })
+
+	res, err := caller.Call(ctxT(t), "wamp.session.count", nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := spec.AsInt(res.Arguments[0]); n != int64(len(want)) {
+		t.Fatalf("wamp.session.count = %v, want %d", res.Arguments, len(want))
+	}
+	res, err = caller.Call(ctxT(t), "wamp.session.count", spec.List{[]any{"nobody"}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := spec.AsInt(res.Arguments[0]); n != 0 {
+		t.Fatalf("wamp.session.count([nobody]) = %v, want 0", res.Arguments)
+	}
+	res, err = caller.Call(ctxT(t), "wamp.session.list", nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := res.Arguments[0].([]any)
+	if len(l) != len(want) {
+		t.Fatalf("wamp.session.list = %v, want %v", l, want)
+	}
+	for i, v := range l {
+		if id, _ := spec.AsID(v); id != want[i] {
+			t.Fatalf("wamp.session.list = %v, want %v (sorted)", l, want)
+		}
+	}
+	remote := want[0]
+	if remote == caller.ID() {
+		remote = want[1]
+	}
+	res, err = caller.Call(ctxT(t), "wamp.session.get", spec.List{int64(remote)}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := res.Arguments[0].(map[string]any)
+	if id, _ := spec.AsID(d["session"]); id != remote || d["authrole"] != "anonymous" {
+		t.Fatalf("wamp.session.get(%d) = %v", remote, d)
+	}
+	if _, err := caller.Call(ctxT(t), "wamp.session.get", spec.List{int64(12345)}, nil, nil); err == nil {
+		t.Fatal("wamp.session.get of an unknown session succeeded")
+	}
+}
