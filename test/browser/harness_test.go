@@ -280,7 +280,10 @@ func newPage(t *testing.T, r *routerProc) *page {
 	return p
 }
 
-func (p *page) screenshot() {
+func (p *page) screenshot() { p.screenshotAs("") }
+
+// screenshotAs saves a screenshot named after the test and suffix.
+func (p *page) screenshotAs(suffix string) {
 	buf, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		p.t.Logf("screenshot failed: %v", err)
@@ -290,7 +293,7 @@ func (p *page) screenshot() {
 	if dir == "" {
 		dir = p.t.TempDir()
 	}
-	path := filepath.Join(dir, strings.ReplaceAll(p.t.Name(), "/", "_")+".png")
+	path := filepath.Join(dir, strings.ReplaceAll(p.t.Name(), "/", "_")+suffix+".png")
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
 		p.t.Logf("screenshot: %v", err)
 		return
