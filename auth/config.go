@@ -37,6 +37,8 @@ import (
 //	        scram: {kdf, iterations, memory, salt, stored_key, server_key},
 //	        tls: [certificate fingerprints]
 //	    dynamic: {ticket|wampcra|cryptosign: <procedure URI>}
+//	    http_api: {enabled, anonymous, tokens, signatures, webhooks_in,
+//	               webhooks_out, limits}                 # see HTTPAPI
 type Config struct {
 	// Listeners are optional: the CLI may define listeners with flags.
 	Listeners []Listener
@@ -156,6 +158,8 @@ type RealmConfig struct {
 	// Dynamic maps an authentication method (ticket, wampcra, cryptosign) to
 	// the procedure that authenticates it (see Dynamic).
 	Dynamic map[string]spec.URI
+	// HTTPAPI, if set, is the realm's HTTP bridge (see HTTPAPI).
+	HTTPAPI *HTTPAPI
 
 	index *Principals
 }

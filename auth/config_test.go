@@ -193,7 +193,7 @@ func TestConfigErrors(t *testing.T) {
             match: regex
     anonymous: {role: a}
 `, `7: realms[0].roles[0].permissions[0].match: "regex" is not exact, prefix or wildcard`},
-		{base + "    colour: blue\n", `10: realms[0].colour: unknown key (known: name, anonymous, roles, principals, dynamic)`},
+		{base + "    colour: blue\n", `10: realms[0].colour: unknown key (known: name, anonymous, roles, principals, dynamic, http_api)`},
 		{"listeners: []\n", `1: realms: at least one realm is required`},
 		{"listeners:\n  - {transport: rawsocket, address: \":1\", allowed_origins: [a.com]}\n" + base, `2: listeners[0].allowed_origins: only WebSocket listeners (ws, listen) check the Origin header`},
 		{"listeners:\n  - {transport: ws, address: \":1\", allowed_origins: [\"[\"]}\n" + base, `2: listeners[0].allowed_origins[0]: "[" is not a valid origin pattern: syntax error in pattern`},

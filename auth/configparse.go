@@ -203,7 +203,7 @@ func (d *yamlDec) listener(n *yaml.Node, path string) (Listener, bool) {
 }
 
 func (d *yamlDec) realm(n *yaml.Node, path string) *RealmConfig {
-	m, ok := d.mapping(n, path, "name", "anonymous", "roles", "principals", "dynamic")
+	m, ok := d.mapping(n, path, "name", "anonymous", "roles", "principals", "dynamic", "http_api")
 	if !ok {
 		return nil
 	}
@@ -313,6 +313,12 @@ func (d *yamlDec) realm(n *yaml.Node, path string) *RealmConfig {
 				}
 			}
 			r.Principals = append(r.Principals, pr)
+		}
+	}
+	if v, ok := m["http_api"]; ok {
+		r.HTTPAPI = d.httpAPI(v, path+".http_api", roleKnown)
+		if r.HTTPAPI != nil && r.HTTPAPI.Anonymous && m["anonymous"] == nil {
+			d.errorf(v, path+".http_api.anonymous", "the realm admits no anonymous sessions (set the realm's anonymous key)")
 		}
 	}
 	if idx, err := NewPrincipals(r.Principals); err == nil {
@@ -711,6 +717,13 @@ func (d *yamlDec) warnings(c *Config) []string {
 			}
 			if pr.WampCRA != nil && !pr.WampCRA.Salted() {
 				w = append(w, fmt.Sprintf("realm %s: principal %q has an unsalted WAMP-CRA secret in the file", r.Name, pr.AuthID))
+			}
+		}
+		if r.HTTPAPI != nil {
+			for _, t := range r.HTTPAPI.Tokens {
+				if t.Secret != nil && !t.Secret.Hashed() {
+					w = append(w, fmt.Sprintf("realm %s: HTTP token of %q is in plain text; store token_hash instead (switchyard derive ticket)", r.Name, t.AuthID))
+				}
 			}
 		}
 		usesTicket := r.Dynamic[MethodTicket] != "" || (r.index != nil && r.index.has(MethodTicket))

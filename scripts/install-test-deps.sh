@@ -26,7 +26,7 @@ apt_packages=(
 	python3-u-msgpack
 	python3-nacl
 	python3-argon2
-	curl # test/e2e drives the admin listener's POST /reload with it
+	curl # test/e2e drives the admin listener's POST /reload and the HTTP bridge tests with it
 	chromium # test/browser drives the console in it, headless
 )
 

@@ -605,3 +605,18 @@ func (d *jsonDecoder) digits() bool {
 	}
 	return d.i > start
 }
+
+// DecodeJSONValue parses one complete JSON text (not a WAMP message) into
+// the value model, with the same rules as the JSON serializer: exact
+// integers, "\u0000"-prefixed strings as binary, duplicate keys refused,
+// nesting bounded. The HTTP bridge reads request bodies with it, so a
+// payload means the same over HTTP as over a JSON WebSocket.
+func DecodeJSONValue(b []byte) (any, error) {
+	return decodeJSONValue(b)
+}
+
+// AppendJSONValue appends v (a value of the value model) as compact JSON,
+// binary values by the "\u0000"+base64 rule.
+func AppendJSONValue(dst []byte, v any) ([]byte, error) {
+	return appendJSON(dst, v, 0)
+}

@@ -49,6 +49,7 @@ turns a listener off.`,
 			&cli.StringFlag{Name: "config", EnvVars: env("CONFIG"), Usage: "YAML file with listeners, realms, roles, permissions and principals (see README)"},
 			&cli.StringSliceFlag{Name: "ticket", EnvVars: env("TICKET"), Usage: "a ticket principal AUTHID:TICKET[:ROLE] on the --realm realms (repeatable; role default user, allowed everything)"},
 			&cli.StringSliceFlag{Name: "cryptosign", EnvVars: env("CRYPTOSIGN"), Usage: "a cryptosign principal AUTHID:PUBKEY[:ROLE] (hex Ed25519 public key) on the --realm realms (repeatable)"},
+			&cli.BoolFlag{Name: "http-api", EnvVars: env("HTTP_API"), Usage: "serve POST /api/REALM/publish and /api/REALM/call on WebSocket listeners for the --realm realms, anonymously (see docs/HTTP-BRIDGE.md)"},
 			&cli.BoolFlag{Name: "no-anonymous", EnvVars: env("NO_ANONYMOUS"), Usage: "refuse anonymous sessions on the --realm realms"},
 			&cli.BoolFlag{Name: "auth-rate-limit", Value: true, EnvVars: env("AUTH_RATE_LIMIT"), Usage: "slow down repeated authentication failures from one address"},
 			&cli.StringSliceFlag{Name: "event-history", EnvVars: env("EVENT_HISTORY"), Usage: "keep the last LIMIT events of a topic for wamp.subscription.get_events: [prefix:|wildcard:]URI[=LIMIT] (repeatable; LIMIT default 100; every realm)"},
@@ -181,6 +182,9 @@ func runServe(c *cli.Context) error {
 	rs.Meter = rsMeter
 	srv := &server{router: r, log: log, sers: sers, ws: ws, rs: rs, hsTO: c.Duration("handshake-timeout")}
 	srv.console = consoleEnabled(c, cfg)
+	if srv.bridge, err = newBridge(r, realms, log); err != nil {
+		return err
+	}
 	ops, err := startOperations(c, cfg, log, srv, metrics.Options{
 		Router:  r,
 		Meters:  map[string]*transport.Meter{"websocket": wsMeter, "rawsocket": rsMeter},
@@ -190,6 +194,11 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	defer ops.stop(context.Background())
+	if srv.bridge != nil {
+		if err := srv.bridge.RegisterMetrics(ops.metrics.Registerer()); err != nil {
+			return fmt.Errorf("registering the HTTP bridge's metrics: %w", err)
+		}
+	}
 
 	specs, err := listenerSpecs(c, cfg)
 	if err != nil {
@@ -287,6 +296,9 @@ func realmConfigs(c *cli.Context, cfg *auth.Config) ([]router.RealmConfig, error
 		if !c.Bool("no-anonymous") {
 			rc.Anonymous = &auth.AnonymousOptions{Role: "anonymous"}
 			rc.Roles = append(rc.Roles, fullAccess("anonymous"))
+		}
+		if c.Bool("http-api") {
+			rc.HTTPAPI = &auth.HTTPAPI{Enabled: true, Anonymous: rc.Anonymous != nil}
 		}
 		out = append(out, router.RealmConfig{Name: rc.Name, Auth: rc})
 	}

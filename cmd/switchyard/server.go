@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard/switchyard/bridge"
 	"github.com/switchyard/switchyard/console"
 	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/serializer"
@@ -45,6 +46,8 @@ type server struct {
 	hsTO   time.Duration     // handshake timeout
 	// console serves the browser console on WebSocket listeners.
 	console bool
+	// bridge serves the HTTP API and webhooks (nil when no realm has one).
+	bridge *bridge.Bridge
 
 	mu        sync.Mutex               // guards the fields below (reloads add and close listeners)
 	byKey     map[string]keyedListener // config listeners, by listenerSpec.key
@@ -164,9 +167,15 @@ func (s *server) keyed(key string) bool {
 // WebSocket port register their paths here; nil keeps the WebSocket
 // handler's own answer, 426 Upgrade Required.
 func (s *server) plainHTTP() http.Handler {
+	if !s.console && s.bridge == nil {
+		return nil
+	}
 	mux := http.NewServeMux()
 	if s.console {
 		console.Register(mux)
+	}
+	if s.bridge != nil {
+		s.bridge.Register(mux)
 	}
 	return mux
 }
@@ -199,6 +208,10 @@ func (s *server) closeListeners() {
 // router, then waits for the transports to finish, all within ctx.
 func (s *server) shutdown(ctx context.Context) {
 	s.closeListeners()
+	if s.bridge != nil {
+		// First, so HTTP requests in flight answer 503 at once.
+		s.bridge.Close(ctx)
+	}
 	err := s.router.Shutdown(ctx)
 	s.mu.Lock() // no reload runs now; this only orders the reads
 	defer s.mu.Unlock()
