@@ -132,6 +132,7 @@ func startRouter(t *testing.T, extra ...string) *routerProc {
 	args := append([]string{"serve", "--ws", p.addr, "--rawsocket", "", "--log-level", "debug", "--auth-rate-limit=false", "--admin", ""}, extra...)
 	cmd := exec.Command(routerBinary, args...)
 	cmd.Stdout, cmd.Stderr = p.log, p.log
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
