@@ -293,6 +293,9 @@ func (p *page) screenshotAs(suffix string) {
 	dir := os.Getenv(envScreenshots)
 	if dir == "" {
 		dir = p.t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Logf("screenshot: %v", err)
+		return
 	}
 	path := filepath.Join(dir, strings.ReplaceAll(p.t.Name(), "/", "_")+suffix+".png")
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
