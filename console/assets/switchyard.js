@@ -317,7 +317,12 @@ class CborReader {
           b = this.b.slice(this.pos, this.pos + n);
           this.pos += n;
         }
-        return major === 2 ? b : cborText.decode(b);
+        if (major === 2) return b;
+        try {
+          return cborText.decode(b);
+        } catch (_) {
+          throw new Error("cbor: invalid UTF-8 in a text string");
+        }
       }
       case 4: {
         const n = this.length(ai);

@@ -54,6 +54,32 @@ const cborVectors = `(async () => {
 	for (const h of ["81f5", "a0", "8163616263"]) { // not WAMP messages
 		try { cbor.decode(unhex(h).buffer); fails.push("cbor.decode accepted " + h); } catch (e) { /* good */ }
 	}
+	// Random and mutated input: decoding returns or throws a "cbor:" error,
+	// never anything else, and what decodes re-encodes to the same value.
+	let seed = 12345;
+	const rand = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+	const seeds = both.map(([, h]) => unhex(h)).concat(decodeOnly.map(([h]) => unhex(h)));
+	for (let i = 0; i < 20000; i++) {
+		let b;
+		if (i % 2) {
+			b = new Uint8Array(1 + rand(48));
+			for (let j = 0; j < b.length; j++) b[j] = rand(256);
+		} else {
+			const s = seeds[rand(seeds.length)];
+			b = s.slice(0, Math.max(1, s.length - rand(3)));
+			b[rand(b.length)] = rand(256);
+		}
+		let v;
+		try { v = cbor.decodeValue(b); } catch (e) {
+			if (!String(e.message).startsWith("cbor:")) fails.push("input " + hex(b) + " threw " + e);
+			continue;
+		}
+		try {
+			const again = cbor.decodeValue(cbor.encodeValue(v));
+			if (show(again) !== show(v)) fails.push("round trip of " + hex(b) + ": " + show(v) + " became " + show(again));
+		} catch (e) { fails.push("re-encoding the decoding of " + hex(b) + " threw " + e); }
+		if (fails.length > 20) break;
+	}
 	return fails;
 })()`
 
