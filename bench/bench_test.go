@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,50 @@ func TestIdleMeasuresMemory(t *testing.T) {
 		if res.Process == nil || res.Process.RSSAfter <= 0 {
 			t.Errorf("%s: no process figures: %+v", url, res.Process)
 		}
+	}
+}
+
+// TestIdleCurve: a run reads memory at each checkpoint on the way up, and
+// sessions to a loopback router dial from addresses spread over 127.0.0.0/8
+// (past one address's ephemeral ports).
+func TestIdleCurve(t *testing.T) {
+	t.Parallel()
+	ir := startRouter(t, RouterOptions{})
+	o := &Idle{Common: Common{Count: 30}, Concurrency: 4, Settle: 10 * time.Millisecond, Checkpoints: []int64{10, 20, 40}}
+	res, err := o.Run(testContext(t), Target{URL: ir.RawSocketURL(), PID: os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Idle.Sessions != 30 || res.ErrorCount() != 0 {
+		t.Fatalf("%d sessions held, errors %v; want 30", res.Idle.Sessions, res.Errors)
+	}
+	var got []int64
+	for _, pt := range res.Idle.Curve {
+		got = append(got, pt.Target)
+		if pt.Sessions != pt.Target || pt.RSS <= 0 || pt.ConnectRate <= 0 {
+			t.Errorf("point %+v: want every session open, an RSS and a rate", pt)
+		}
+	}
+	if !slices.Equal(got, []int64{10, 20, 30}) {
+		t.Errorf("checkpoints %v, want [10 20 30]", got)
+	}
+	ep, err := parseEndpoint(ir.RawSocketURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !spreadSources(ep) {
+		t.Errorf("%s: sources not spread", ir.RawSocketURL())
+	}
+	seen := map[string]bool{}
+	for i := range int64(100_000) {
+		ip := sourceAddr(i)
+		if !ip.IsLoopback() || ip.To4()[1] != 1 {
+			t.Fatalf("source %d: %v, want 127.1.x.y", i, ip)
+		}
+		seen[ip.String()] = true
+	}
+	if len(seen) < 50_000 {
+		t.Errorf("100,000 sessions dial from %d addresses", len(seen))
 	}
 }
 

@@ -213,6 +213,15 @@ func (r *Result) metrics() []metric {
 			add("target RSS with sessions", float64(r.Process.RSSAfter), 'b')
 			add("target memory per session", r.Idle.BytesPerSession, 'b')
 		}
+		if len(r.Idle.Curve) > 1 {
+			for _, pt := range r.Idle.Curve {
+				n := groupDigits(pt.Target)
+				add("opened/s, up to "+n, pt.ConnectRate, 'r')
+				if pt.RSS > 0 {
+					add("memory per session at "+n, pt.BytesPerSession, 'b')
+				}
+			}
+		}
 	default:
 		add(r.Op, float64(r.Ops), 'n')
 		add(r.Op+"/s", r.Rate, 'r')

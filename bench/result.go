@@ -76,6 +76,24 @@ type IdleStats struct {
 	// BytesPerSession is the target's RSS growth divided by Sessions.
 	BytesPerSession float64 `json:"bytes_per_session,omitempty"`
 	ConnectRate     float64 `json:"connect_per_s"`
+	// Curve is the memory read on the way up, at 10,000, 50,000 and
+	// 100,000 sessions (those below the run's count) and at its count.
+	Curve []IdlePoint `json:"curve,omitempty"`
+}
+
+// IdlePoint is the target's memory with Sessions idle sessions open.
+type IdlePoint struct {
+	// Target is the checkpoint: sessions opened so far; Sessions of them
+	// were open at the reading.
+	Target   int64 `json:"target_sessions"`
+	Sessions int64 `json:"sessions"`
+	// ConnectRate is the opening rate of the sessions since the previous
+	// point.
+	ConnectRate float64 `json:"connect_per_s"`
+	// RSS is the target's resident memory, in bytes (0 without a pid).
+	RSS int64 `json:"rss_bytes,omitempty"`
+	// BytesPerSession is RSS growth since the start divided by Sessions.
+	BytesPerSession float64 `json:"bytes_per_session,omitempty"`
 }
 
 // SlowStats are the slow-consumer scenario's figures.

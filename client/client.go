@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -49,6 +50,9 @@ type Config struct {
 	Transport transport.Options
 	// Logger receives the client's logs (nil → discard).
 	Logger *slog.Logger
+	// Dialer, if set, makes the TCP connection (a local address to dial
+	// from, socket options); nil means a zero net.Dialer.
+	Dialer *net.Dialer
 
 	// Dial opens a new transport. Connect uses it instead of dialing its
 	// URL, and reconnecting uses it to redial; Join with Reconnect needs it,
@@ -114,6 +118,7 @@ type Client struct {
 	life   context.Context         // ends when Close starts: stops redialing
 	stop   context.CancelFunc
 	reqIDs spec.IDGen // session scope: reset for each new session
+	ownIDs spec.IDGen // the IDs a reconnecting client's Register and Subscribe return
 
 	mu            sync.Mutex // guards the fields below
 	up            bool       // a session is joined (false while reconnecting)
@@ -216,12 +221,12 @@ func dial(ctx context.Context, rawURL string, ser serializer.Serializer, cfg Con
 	if tlsConfig == nil {
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	rs := rawsocket.DialOptions{Options: cfg.Transport, Serializer: ser}
+	rs := rawsocket.DialOptions{Options: cfg.Transport, Serializer: ser, Dialer: cfg.Dialer}
 	switch strings.ToLower(u.Scheme) {
 	case "ws":
-		return websocket.Dial(ctx, rawURL, websocket.DialOptions{Options: cfg.Transport, Serializer: ser})
+		return websocket.Dial(ctx, rawURL, websocket.DialOptions{Options: cfg.Transport, Serializer: ser, Dialer: cfg.Dialer})
 	case "wss":
-		return websocket.Dial(ctx, rawURL, websocket.DialOptions{Options: cfg.Transport, Serializer: ser, TLSConfig: tlsConfig})
+		return websocket.Dial(ctx, rawURL, websocket.DialOptions{Options: cfg.Transport, Serializer: ser, TLSConfig: tlsConfig, Dialer: cfg.Dialer})
 	case "rs", "tcp":
 		return rawsocket.Dial(ctx, "tcp", u.Host, rs)
 	case "rss", "tcps":
@@ -351,6 +356,15 @@ func (c *Client) sendOn(sess *session, m spec.Message) error {
 		return fmt.Errorf("client: encode %s: %w", m.Type(), err)
 	}
 	return sess.peer.Send(frame)
+}
+
+// localID is the ID a new registration or subscription is known by to its
+// user: the client's own when reconnecting, else 0 (the router's ID).
+func (c *Client) localID() spec.ID {
+	if c.cfg.Reconnect == nil {
+		return 0
+	}
+	return c.ownIDs.Next()
 }
 
 // usable says why no request may be sent now, under c.mu.

@@ -58,21 +58,25 @@ func (c *Client) Publish(ctx context.Context, topic string, args spec.List, kwar
 }
 
 // Subscribe subscribes handler to topic. opts go into SUBSCRIBE.Options.
-// The ID it returns stays valid for Unsubscribe across reconnects.
+// It returns the router's subscription ID or, with Config.Reconnect, an ID
+// of the client's own that stays valid for Unsubscribe across reconnects
+// (Event.Subscription is always the router's ID of the current session).
 func (c *Client) Subscribe(ctx context.Context, topic string, handler EventHandler, opts spec.Dict) (spec.ID, error) {
 	if opts == nil {
 		opts = spec.Dict{}
 	}
-	sub := &subscriber{topic: spec.URI(topic), options: opts, handler: handler}
+	sub := &subscriber{topic: spec.URI(topic), options: opts, handler: handler, userID: c.localID()}
 	id, err := c.subscribe(ctx, []*subscriber{sub})
 	if err != nil {
 		return 0, err
 	}
 	c.mu.Lock()
-	sub.userID = id
-	c.subIDs[id] = id
+	if sub.userID == 0 {
+		sub.userID = id
+	}
+	c.subIDs[sub.userID] = id
 	c.mu.Unlock()
-	return id, nil
+	return sub.userID, nil
 }
 
 // subscribe sends one SUBSCRIBE for subs (which share topic and options)

@@ -3,6 +3,8 @@ package client_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,7 +30,7 @@ type pipeRouter struct {
 }
 
 func newPipeRouter(t *testing.T) *pipeRouter {
-	r, err := router.New(router.Options{Realms: []router.RealmConfig{{Name: "realm1"}}})
+	r, err := router.New(router.Options{Realms: []router.RealmConfig{{Name: "realm1"}}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,5 +302,95 @@ func TestCloseStopsReconnecting(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close blocked while the client waited to redial")
+	}
+}
+
+func TestReconnectRestoresSharedSubscriptionsAndDropsRefusedRegistrations(t *testing.T) {
+	pr := newPipeRouter(t)
+	var svcOpen sync.Mutex // held while the service may not reconnect
+	dial := func(ctx context.Context) (transport.Peer, error) {
+		if !svcOpen.TryLock() {
+			return nil, errors.New("held back (test)")
+		}
+		svcOpen.Unlock()
+		return pr.dial(ctx)
+	}
+	st := newStates()
+	svc, err := client.Connect(context.Background(), "", client.Config{
+		Dial: dial, Reconnect: &client.Reconnect{InitialDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}, OnStateChange: st.record,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	answer := func(s string) client.Handler {
+		return func(context.Context, *client.Invocation) (*client.Result, error) {
+			return &client.Result{Arguments: spec.List{s}}, nil
+		}
+	}
+	if _, err := svc.Register(ctx, "com.example.taken", answer("svc"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Register(ctx, "com.example.kept", answer("svc"), nil); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 8)
+	a, err := svc.Subscribe(ctx, "com.example.t", func(*client.Event) { got <- "a" }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := svc.Subscribe(ctx, "com.example.t", func(*client.Event) { got <- "b" }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b {
+		t.Fatalf("two subscriptions, one ID %d: a reconnecting client's IDs are its own", a)
+	}
+
+	svcOpen.Lock()
+	pr.cut()
+	st.await(t, client.StateDisconnected)
+	// While the service is away, someone else takes one of its procedures.
+	other := pr.plainClient(t)
+	for { // the router may not have seen the service's session end yet
+		_, err := other.Register(ctx, "com.example.taken", answer("other"), nil)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	svcOpen.Unlock()
+	st.await(t, client.StateConnected)
+
+	for proc, want := range map[string]string{"com.example.taken": "other", "com.example.kept": "svc"} {
+		res, err := other.Call(ctx, proc, nil, nil, nil)
+		if err != nil || res.Arguments[0] != want {
+			t.Fatalf("%s: %v %v, want %s", proc, res, err, want)
+		}
+	}
+	if err := other.Publish(ctx, "com.example.t", nil, nil, spec.Dict{"acknowledge": true}); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for len(seen) < 2 {
+		select {
+		case h := <-got:
+			seen[h] = true
+		case <-ctx.Done():
+			t.Fatalf("after reconnect only %v got the event", seen)
+		}
+	}
+}
+
+func TestJoinWithReconnectNeedsDial(t *testing.T) {
+	ser, _ := serializer.ByName("json")
+	c, _ := transport.Pipe(ser, transport.Options{})
+	if _, err := client.Join(context.Background(), c, client.Config{Reconnect: &client.Reconnect{}}); err == nil || !strings.Contains(err.Error(), "Dial") {
+		t.Fatalf("Join with Reconnect and no Dial: %v", err)
 	}
 }

@@ -88,21 +88,26 @@ type registration struct {
 }
 
 // Register registers handler for procedure. opts go into REGISTER.Options.
-// The ID it returns stays valid for Unregister across reconnects.
+// It returns the router's registration ID or, with Config.Reconnect, an ID
+// of the client's own that stays valid for Unregister across reconnects
+// (the router's IDs change with each session, and a restarted router may
+// hand out an old one again).
 func (c *Client) Register(ctx context.Context, procedure string, handler Handler, opts spec.Dict) (spec.ID, error) {
 	if opts == nil {
 		opts = spec.Dict{}
 	}
-	reg := &registration{procedure: spec.URI(procedure), options: opts, handler: handler}
+	reg := &registration{procedure: spec.URI(procedure), options: opts, handler: handler, userID: c.localID()}
 	id, err := c.register(ctx, reg)
 	if err != nil {
 		return 0, err
 	}
 	c.mu.Lock()
-	reg.userID = id
-	c.regIDs[id] = id
+	if reg.userID == 0 {
+		reg.userID = id
+	}
+	c.regIDs[reg.userID] = id
 	c.mu.Unlock()
-	return id, nil
+	return reg.userID, nil
 }
 
 // register sends REGISTER for reg and returns the router's ID.

@@ -80,7 +80,7 @@ func (ch challenger) Challenge(ctx context.Context, method string, extra spec.Di
 	if err := ch.c.send(&spec.Challenge{AuthMethod: method, Extra: extra}); err != nil {
 		return nil, fmt.Errorf("router: send CHALLENGE: %w", err)
 	}
-	m, err := ch.c.peer.Recv(ctx)
+	m, err := ch.c.recv(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("router: waiting for AUTHENTICATE: %w", err)
 	}

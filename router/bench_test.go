@@ -73,10 +73,12 @@ func BenchmarkFanout(b *testing.B) {
 			before := last.frames.Load()
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := processCPU()
 			for i := 0; i < b.N; i++ {
 				realm.broker.publishFrom(pub, m, false)
 			}
 			b.StopTimer()
+			reportCPU(b, cpu, b.N*n, "cpu-ns/event")
 			if got := last.frames.Load() - before; got != int64(b.N) {
 				b.Fatalf("the last subscriber got %d events, want %d", got, b.N)
 			}
@@ -99,10 +101,12 @@ func BenchmarkDeliverEncoded(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	for i := 0; i < b.N; i++ {
 		realm.broker.sendEvent(s, p, sub, &frames)
 	}
 	b.StopTimer()
+	reportCPU(b, cpu, b.N, "cpu-ns/op")
 	if allocs := testing.AllocsPerRun(100, func() { realm.broker.sendEvent(s, p, sub, &frames) }); allocs != 0 {
 		b.Fatalf("delivering an encoded EVENT allocates %.1f times", allocs)
 	}
@@ -119,6 +123,7 @@ func BenchmarkCallRoundTrip(b *testing.B) {
 	yield := &spec.Yield{Options: spec.Dict{}, Arguments: spec.List{"y"}}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	for i := 0; i < b.N; i++ {
 		call.Request = spec.ID(i + 1)
 		realm.dealer.call(caller, call)
@@ -126,6 +131,7 @@ func BenchmarkCallRoundTrip(b *testing.B) {
 		realm.dealer.yield(callee, yield)
 	}
 	b.StopTimer()
+	reportCPU(b, cpu, b.N, "cpu-ns/op")
 	if got := callerPeer.frames.Load(); got != int64(b.N) {
 		b.Fatalf("the caller got %d results, want %d", got, b.N)
 	}

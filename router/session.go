@@ -59,6 +59,15 @@ func (c *conn) abort(reason spec.URI, message string) {
 	c.send(abortMsg(reason, message))
 }
 
+// recv receives a message outside of a session (handshake), counting it.
+func (c *conn) recv(ctx context.Context) (spec.Message, error) {
+	m, err := c.peer.Recv(ctx)
+	if err == nil {
+		c.router.stats.Received.add(m.Type())
+	}
+	return m, err
+}
+
 // send encodes and queues a message outside of a session (handshake).
 func (c *conn) send(m spec.Message) error {
 	frame, err := c.peer.Serializer().Encode(nil, m)
@@ -83,10 +92,10 @@ func (c *conn) handshake(ctx context.Context, afterGoodbye bool) *session {
 	r := c.router
 	hctx, cancel := context.WithTimeout(ctx, r.opts.HandshakeTimeout)
 	defer cancel()
-	m, err := c.peer.Recv(hctx)
+	m, err := c.recv(hctx)
 	for err == nil && afterGoodbye && lateMessage(m) {
 		c.logger().Debug("dropped a message of the session that said GOODBYE", "type", m.Type().String())
-		m, err = c.peer.Recv(hctx)
+		m, err = c.recv(hctx)
 	}
 	if err != nil {
 		var pe *spec.ProtocolError

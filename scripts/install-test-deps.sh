@@ -25,7 +25,7 @@ apt_packages=(
 	python3-u-msgpack
 	python3-nacl
 	python3-argon2
-	curl # the HTTP bridge tests (test/interop/bridge_test.go)
+	curl # test/e2e drives the admin listener's POST /reload with it; test/interop/bridge_test.go the HTTP bridge
 )
 
 missing=()

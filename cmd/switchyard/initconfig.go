@@ -46,6 +46,12 @@ var starterConfig = template.Must(template.New("switchyard.yaml").Parse(`# Switc
 # The README's "Authentication and authorization" section describes every
 # key; auth/testdata/example.yaml in the source uses them all.
 
+# The admin listener (Prometheus /metrics, /healthz, /readyz, POST /reload)
+# is configured here too; uncomment to choose its address and a token.
+# admin:
+#   address: 127.0.0.1:8082
+#   token: change-me
+
 # Where the router listens. With listeners here, the --ws/--rawsocket/...
 # flags only add to them when given explicitly.
 listeners:

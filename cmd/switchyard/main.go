@@ -1,6 +1,7 @@
 // Command switchyard is a WAMP v2 router.
 //
 //	switchyard serve     run the router (WebSocket on 127.0.0.1:8080, RawSocket on 127.0.0.1:8081)
+//	switchyard reload    make a running router re-read its --config
 //	switchyard check     validate a config file; switchyard init writes a starter one
 //	switchyard call, publish, subscribe, register, sessions
 //	                     talk WAMP to any router, from the shell
@@ -40,6 +41,7 @@ func newApp() *cli.App {
 			keygenCommand(),
 			deriveCommand(),
 			benchCommand(),
+			reloadCommand(),
 			checkCommand(),
 			initCommand(),
 			callCommand(),

@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/switchyard/switchyard/auth"
+	"github.com/switchyard/switchyard/metrics"
 	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
@@ -35,7 +36,7 @@ func serveCommand() *cli.Command {
 sessions with full permissions. Every flag is also an environment variable
 SWITCHYARD_<FLAG> (upper case, dashes as underscores). An empty address
 turns a listener off.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "ws", Value: "127.0.0.1:8080", EnvVars: env("WS"), Usage: "WebSocket listen address"},
 			&cli.StringFlag{Name: "rawsocket", Value: "127.0.0.1:8081", EnvVars: env("RAWSOCKET"), Usage: "RawSocket (TCP) listen address"},
 			&cli.StringFlag{Name: "unix", EnvVars: env("UNIX"), Usage: "RawSocket Unix socket path"},
@@ -74,7 +75,7 @@ turns a listener off.`,
 			&cli.BoolFlag{Name: "console", Value: true, EnvVars: env("CONSOLE"), Usage: "serve the browser console at / and its WAMP client at /switchyard.js on WebSocket listeners (the config file's console: key sets it too; the flag wins)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("LOG_LEVEL"), Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: env("LOG_FORMAT"), Usage: "text or json"},
-		},
+		}, operationsFlags()...),
 		Action: runServe,
 	}
 }
@@ -95,6 +96,11 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 func runServe(c *cli.Context) error {
+	// SIGHUP reloads --config. Caught from the start: its default action
+	// would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	log, err := newLogger(c.App.ErrWriter, c.String("log-level"), c.String("log-format"))
 	if err != nil {
 		return err
@@ -169,12 +175,29 @@ func runServe(c *cli.Context) error {
 	// RawSocket PING is off by default: autobahn-python 22.x fails on it
 	// (it reads the PING header as a frame length). TCP keepalive still
 	// finds half-open connections.
+	wsMeter, rsMeter := &transport.Meter{}, &transport.Meter{}
+	ws.Meter = wsMeter
 	rs := ws
 	rs.PingInterval = pingInterval(c.Duration("rawsocket-ping-interval"))
+	rs.Meter = rsMeter
 	srv := &server{router: r, log: log, sers: sers, ws: ws, rs: rs, hsTO: c.Duration("handshake-timeout")}
 	srv.console = consoleEnabled(c, cfg)
+	ops, err := startOperations(c, cfg, log, srv, metrics.Options{
+		Router:  r,
+		Meters:  map[string]*transport.Meter{"websocket": wsMeter, "rawsocket": rsMeter},
+		Version: versionString(),
+	})
+	if err != nil {
+		return err
+	}
+	defer ops.stop(context.Background())
 	if srv.bridge, err = newBridge(r, realms, log); err != nil {
 		return err
+	}
+	if srv.bridge != nil {
+		if err := srv.bridge.RegisterMetrics(ops.metrics.Registerer()); err != nil {
+			return fmt.Errorf("HTTP bridge metrics: %w", err)
+		}
 	}
 
 	specs, err := listenerSpecs(c, cfg)
@@ -204,6 +227,7 @@ func runServe(c *cli.Context) error {
 	if len(specs) == 0 {
 		return errors.New("no listener configured: set at least one of --ws, --rawsocket, --unix, --listen (or listeners in --config)")
 	}
+	ops.up.Store(true)
 	realmNames := make([]string, len(realms))
 	for i, rc := range realms {
 		realmNames[i] = string(rc.Name)
@@ -218,12 +242,22 @@ func runServe(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var failed error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case failed = <-srv.errs:
-		log.Error("listener failed", "error", failed)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			break wait
+		case failed = <-srv.errs:
+			log.Error("listener failed", "error", failed)
+			break wait
+		case <-hup:
+			log.Info("SIGHUP: reloading the configuration", "config", c.String("config"))
+			ops.reloader.reload(ctx) // logs and counts its outcome
+		}
 	}
+	ops.ready.ShuttingDown()
+	ops.reloader.close()
 	sctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
 	defer cancel()
 	srv.shutdown(sctx)
@@ -379,6 +413,9 @@ func listenerSpecs(c *cli.Context, cfg *auth.Config) ([]listenerSpec, error) {
 			continue
 		}
 		l := listenerSpec{origin: "--" + f.flag, network: f.network, addr: addr, kind: f.kind}
+		if f.kind != "rs" {
+			l.origins = wsAllowedOrigins(c)
+		}
 		if f.secure {
 			if tlsConfig == nil {
 				return nil, fmt.Errorf("--%s needs --tls-cert and --tls-key", f.flag)
@@ -405,6 +442,13 @@ func listenerSpecs(c *cli.Context, cfg *auth.Config) ([]listenerSpec, error) {
 				return nil, fmt.Errorf("config listener %s: %w", cl.Name, err)
 			}
 			l.tls = tc
+			if l.kind != "rs" {
+				l.origins = cl.AllowedOrigins
+				if l.origins == nil {
+					l.origins = wsAllowedOrigins(c)
+				}
+			}
+			l.key = listenerKey(cl, l.origins)
 			specs = append(specs, l)
 		}
 	}

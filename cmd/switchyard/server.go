@@ -29,6 +29,10 @@ type listenerSpec struct {
 	addr    string
 	kind    string // ws, rs or both
 	tls     *tls.Config
+	origins []string // WebSocket Origin patterns; nil accepts any
+	// key identifies a config-file listener across reloads: a listener
+	// whose key changes is re-bound, the others are left alone.
+	key string
 }
 
 // server owns the listeners, the transport servers behind them and the
@@ -45,6 +49,8 @@ type server struct {
 	// bridge serves the HTTP API and webhooks (nil when no realm has one).
 	bridge *bridge.Bridge
 
+	mu        sync.Mutex               // guards the fields below (reloads add and close listeners)
+	byKey     map[string]keyedListener // config listeners, by listenerSpec.key
 	listeners []net.Listener
 	raws      []*rawsocket.Server
 	webs      []*websocket.Handler
@@ -55,9 +61,15 @@ type server struct {
 
 // listen opens l and starts serving it. It returns the URLs clients use.
 func (s *server) listen(l listenerSpec) ([]string, error) {
-	if s.errs == nil {
-		s.errs = make(chan error, 16)
+	ln, err := bind(l)
+	if err != nil {
+		return nil, err
 	}
+	return s.serveListener(l, ln), nil
+}
+
+// bind opens l's socket without serving it yet.
+func bind(l listenerSpec) (net.Listener, error) {
 	if l.network == "unix" {
 		_ = os.Remove(l.addr) // a stale socket from an earlier run
 	}
@@ -68,7 +80,23 @@ func (s *server) listen(l listenerSpec) ([]string, error) {
 	if l.tls != nil {
 		ln = tls.NewListener(ln, l.tls)
 	}
+	return ln, nil
+}
+
+// serveListener serves a bound listener. It returns the URLs clients use.
+func (s *server) serveListener(l listenerSpec, ln net.Listener) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.errs == nil {
+		s.errs = make(chan error, 16)
+	}
 	s.listeners = append(s.listeners, ln)
+	if l.key != "" {
+		if s.byKey == nil {
+			s.byKey = make(map[string]keyedListener)
+		}
+		s.byKey[l.key] = keyedListener{l, ln}
+	}
 	var h transport.Handler = s.router
 	if l.name != "" {
 		h = s.router.Handler(l.name)
@@ -79,7 +107,7 @@ func (s *server) listen(l listenerSpec) ([]string, error) {
 		return srv
 	}
 	web := func() *http.Server {
-		wh := websocket.NewHandler(h, websocket.ServerOptions{Options: s.ws, Serializers: s.sers, Fallback: s.plainHTTP()})
+		wh := websocket.NewHandler(h, websocket.ServerOptions{Options: s.ws, Serializers: s.sers, Fallback: s.plainHTTP(), OriginPatterns: l.origins})
 		s.webs = append(s.webs, wh)
 		hs := &http.Server{Handler: wh, ReadHeaderTimeout: s.hsTO}
 		s.https = append(s.https, hs)
@@ -98,7 +126,40 @@ func (s *server) listen(l listenerSpec) ([]string, error) {
 		s.serve(func() error { return srv.Serve(rl) })
 		s.serve(func() error { return hs.Serve(wl) })
 	}
-	return listenerURLs(l.kind, l.network, ln.Addr().String(), l.tls != nil), nil
+	return listenerURLs(l.kind, l.network, ln.Addr().String(), l.tls != nil)
+}
+
+// closeKeyed stops accepting on the config listener with key. Its
+// connections carry on: sessions are not dropped by a reload.
+func (s *server) closeKeyed(key string) {
+	s.mu.Lock()
+	kl, ok := s.byKey[key]
+	delete(s.byKey, key)
+	s.mu.Unlock()
+	if ok {
+		kl.ln.Close()
+	}
+}
+
+// keysExcept lists the config listeners served whose key is not in keep.
+func (s *server) keysExcept(keep map[string]bool) []listenerSpec {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []listenerSpec
+	for key, kl := range s.byKey {
+		if !keep[key] {
+			out = append(out, kl.spec)
+		}
+	}
+	return out
+}
+
+// keyed reports whether a config listener with key is being served.
+func (s *server) keyed(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.byKey[key]
+	return ok
 }
 
 // plainHTTP is what a WebSocket listener answers to plain HTTP requests
@@ -116,6 +177,11 @@ func (s *server) plainHTTP() http.Handler {
 	return mux
 }
 
+type keyedListener struct {
+	spec listenerSpec
+	ln   net.Listener
+}
+
 // serve runs fn in a goroutine the server waits for at shutdown.
 func (s *server) serve(fn func() error) {
 	s.wg.Add(1)
@@ -128,6 +194,8 @@ func (s *server) serve(fn func() error) {
 }
 
 func (s *server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, ln := range s.listeners {
 		ln.Close()
 	}
@@ -142,6 +210,8 @@ func (s *server) shutdown(ctx context.Context) {
 		s.bridge.Close(ctx)
 	}
 	err := s.router.Shutdown(ctx)
+	s.mu.Lock() // no reload runs now; this only orders the reads
+	defer s.mu.Unlock()
 	for _, hs := range s.https {
 		// WebSocket connections are hijacked: http.Server.Shutdown waits
 		// only for plain HTTP requests; the handler waits for the rest.

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -476,5 +475,4 @@ realms:
 	if strings.Contains(p.log.String(), "t1cket") || strings.Contains(p.log.String(), "b0b-secret") {
 		t.Fatal("a secret reached the router's log")
 	}
-	_ = io.Discard
 }

@@ -140,6 +140,9 @@ func startRouterWith(t *testing.T, wait []string, args ...string) *routerProc {
 		exited: make(chan struct{}),
 	}
 	p.cmd.Stderr, p.cmd.Stdout = p.log, p.stdout
+	// No admin listener unless the test asks for one (--admin ADDR wins
+	// over the environment): many routers run at once.
+	p.cmd.Env = append(os.Environ(), "SWITCHYARD_ADMIN=")
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,9 @@ type DialOptions struct {
 	// TLSConfig, if set, wraps the connection in TLS. An empty ServerName
 	// is taken from address.
 	TLSConfig *tls.Config
+	// Dialer, if set, makes the connection (a local address to dial from,
+	// socket options); nil means a zero net.Dialer.
+	Dialer *net.Dialer
 }
 
 // Dial connects to a RawSocket router at address on network ("tcp",
@@ -46,7 +49,10 @@ func Dial(ctx context.Context, network, address string, opts DialOptions) (trans
 		ctx, cancel = context.WithTimeout(ctx, DefaultHandshakeTimeout)
 		defer cancel()
 	}
-	var d net.Dialer
+	d := opts.Dialer
+	if d == nil {
+		d = &net.Dialer{}
+	}
 	c, err := d.DialContext(ctx, network, address)
 	if err != nil {
 		return nil, fmt.Errorf("rawsocket: dial: %w", err)

@@ -30,6 +30,9 @@ type DialOptions struct {
 	// HTTPHeader is added to the opening handshake request (Origin,
 	// Authorization, cookies...).
 	HTTPHeader http.Header
+	// Dialer, if set, makes the TCP connection (a local address to dial
+	// from, socket options); nil means a zero net.Dialer.
+	Dialer *net.Dialer
 }
 
 // Dial connects to a WAMP router's WebSocket endpoint (ws:// or wss://)
@@ -56,7 +59,10 @@ func Dial(ctx context.Context, url string, opts DialOptions) (transport.Peer, er
 		conn = c
 		mu.Unlock()
 	}
-	var d net.Dialer
+	d := opts.Dialer
+	if d == nil {
+		d = &net.Dialer{}
+	}
 	tr := &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -125,5 +131,5 @@ func Dial(ctx context.Context, url string, opts DialOptions) (transport.Peer, er
 		MaxRecv:    o.MaxMessageSize,
 		MaxSend:    o.MaxMessageSize,
 	}
-	return newPeer(c, nc, s, opts.Batched, info, o), nil
+	return newPeer(c, nc, nil, s, opts.Batched, info, o), nil
 }

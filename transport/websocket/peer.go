@@ -32,6 +32,10 @@ const (
 	maxBatch = 64 << 10
 	// maxCloseReason is the longest close reason a close frame carries.
 	maxCloseReason = 123
+	// writeBufferSize is the pooled buffer a server peer's writer frames the
+	// queued messages into, to write them in one system call; it is held
+	// only while writing. Larger messages are written beside it (writev).
+	writeBufferSize = 16 << 10
 )
 
 var (
@@ -52,6 +56,12 @@ var (
 type peer struct {
 	c       *ws.Conn
 	netConn net.Conn // the connection under c: deadlines, and a close that never blocks
+	// wire, on the server side, is where the writer writes the data
+	// frames it built itself, and coder/websocket its control frames; nil
+	// on the client side, whose frames must be masked: it writes through
+	// c, one message per system call.
+	wire    *wire
+	op      byte // the data frames' opcode: text for JSON, binary otherwise
 	raw     net.Conn
 	ser     serializer.Serializer
 	batched bool
@@ -72,27 +82,34 @@ type peer struct {
 
 	// Write state, owned by the writer goroutine.
 	ctl, frames [][]byte
+	hdr         [maxFrameHeader]byte // a frame header written beside its payload
+	vec         [2][]byte            // header and payload of such a frame
+	bufs        net.Buffers          // vec, as written (writev)
 
 	// The writer runs on demand (see kick): an idle connection holds no
 	// writer goroutine.
 	writer peerutil.OnDemand
 
-	// Keepalive: a timer whose function pings. closeCtx ends a ping in
-	// progress when the peer finishes.
-	keepaliveMu      sync.Mutex // Protects the two fields below.
+	// Keepalive: a timer whose function pings. pingCancel ends a ping in
+	// progress when the peer finishes (a context per ping, not one per peer
+	// for its whole life: that would cost every idle connection memory).
+	keepaliveMu      sync.Mutex // Protects the three fields below.
 	keepaliveStopped bool
 	keepalive        *time.Timer
+	pingCancel       context.CancelFunc
 	keepaliveWG      sync.WaitGroup
-	closeCtx         context.Context
-	closeCancel      context.CancelFunc
 }
 
 var _ transport.Peer = (*peer)(nil)
 
-func newPeer(c *ws.Conn, netConn net.Conn, s serializer.Serializer, batched bool, info transport.Info, opts transport.Options) *peer {
+// newPeer wraps an upgraded connection. w is the wire under c's writes on
+// the server side, nil on the client side.
+func newPeer(c *ws.Conn, netConn net.Conn, w *wire, s serializer.Serializer, batched bool, info transport.Info, opts transport.Options) *peer {
 	p := &peer{
 		c:       c,
 		netConn: netConn,
+		wire:    w,
+		op:      opBinary,
 		raw:     peerutil.RawConn(netConn),
 		ser:     s,
 		batched: batched,
@@ -103,12 +120,12 @@ func newPeer(c *ws.Conn, netConn net.Conn, s serializer.Serializer, batched bool
 	}
 	if !s.Binary() {
 		p.typ = ws.MessageText
+		p.op = opText
 	}
 	c.SetReadLimit(int64(opts.MaxMessageSize))
 	p.life.Init()
 	p.watch.Init(p.interrupt)
 	p.active.Store(true)
-	p.closeCtx, p.closeCancel = context.WithCancel(context.Background())
 	if opts.KeepaliveEnabled() {
 		p.keepaliveMu.Lock()
 		p.keepalive = time.AfterFunc(opts.PingInterval, p.ping)
@@ -333,6 +350,9 @@ func (p *peer) writeLoop() {
 		select {
 		case <-p.life.Closing():
 			closeBy := time.Now().Add(p.opts.CloseTimeout)
+			if p.wire != nil {
+				p.wire.limit(closeBy)
+			}
 			if err := p.flush(closeBy); err != nil {
 				p.fail(err)
 				p.end(false)
@@ -379,16 +399,29 @@ func (p *peer) flush(closeBy time.Time) error {
 	for {
 		p.ctl, p.frames = p.q.Take(p.ctl, p.frames)
 		if len(p.frames) == 0 && len(p.ctl) == 0 {
-			if closeBy.IsZero() {
+			if closeBy.IsZero() && p.wire == nil {
 				// The deadline guards our writes only: left in place it
 				// would fail the pongs and pings coder/websocket writes
-				// later, on an idle connection.
+				// later, on an idle connection. (The wire arms a deadline
+				// for every write, coder/websocket's too.)
 				p.netConn.SetWriteDeadline(time.Time{})
 			}
 			return nil
 		}
-		p.setWriteDeadline(closeBy)
-		if !p.batched {
+		if p.wire == nil {
+			p.setWriteDeadline(closeBy)
+		}
+		switch {
+		case !p.batched && p.wire != nil:
+			if err := p.writeFrames(p.frames); err != nil {
+				return p.writeError(err)
+			}
+			n := 0
+			for _, f := range p.frames {
+				n += len(f)
+			}
+			p.opts.Meter.Sent(n)
+		case !p.batched:
 			n := 0
 			for _, f := range p.frames {
 				if err := p.c.Write(context.Background(), p.typ, f); err != nil {
@@ -397,7 +430,7 @@ func (p *peer) flush(closeBy time.Time) error {
 				n += len(f)
 			}
 			p.opts.Meter.Sent(n)
-		} else {
+		default:
 			if batch == nil {
 				batch = bufpool.Get(maxBatch)
 			}
@@ -405,7 +438,7 @@ func (p *peer) flush(closeBy time.Time) error {
 			for i, f := range p.frames {
 				b = serializer.AppendBatched(p.ser, b, f)
 				if i+1 == len(p.frames) || len(b)+len(p.frames[i+1]) > maxBatch {
-					if err := p.c.Write(context.Background(), p.typ, b); err != nil {
+					if err := p.writeMessage(b); err != nil {
 						return p.writeError(err)
 					}
 					p.opts.Meter.Sent(len(b))
@@ -423,6 +456,60 @@ func (p *peer) flush(closeBy time.Time) error {
 		p.q.Release()
 		clear(p.frames)
 	}
+}
+
+// writeFrames writes frames, one WebSocket message each, on the server
+// side: their frames are built in a pooled buffer, without allocating, and
+// written in one system call per writeBufferSize bytes, where
+// coder/websocket would make one per message (profiles of a 1 → 1,000
+// fan-out put those system calls at most of the writer's time). A message
+// too large for the buffer is written beside its header.
+func (p *peer) writeFrames(frames [][]byte) error {
+	bp := bufpool.Get(writeBufferSize)
+	buf := (*bp)[:0]
+	defer func() {
+		*bp = buf[:0]
+		bufpool.Put(bp)
+	}()
+	for _, f := range frames {
+		if len(buf)+maxFrameHeader+len(f) > cap(buf) {
+			if len(buf) > 0 {
+				if _, err := p.wire.Write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
+			if maxFrameHeader+len(f) > cap(buf) {
+				if err := p.writeMessage(f); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		buf = appendFrameHeader(buf, p.op, len(f))
+		buf = append(buf, f...)
+	}
+	if len(buf) == 0 {
+		return nil
+	}
+	_, err := p.wire.Write(buf)
+	return err
+}
+
+// writeMessage writes one message: on the server side its header and
+// payload in one writev, without copying the payload; on the client side
+// through coder/websocket, which masks it.
+func (p *peer) writeMessage(b []byte) error {
+	if p.wire == nil {
+		return p.c.Write(context.Background(), p.typ, b)
+	}
+	p.vec[0] = appendFrameHeader(p.hdr[:0], p.op, len(b))
+	p.vec[1] = b
+	p.bufs = p.vec[:]
+	err := p.wire.writeBuffers(&p.bufs)
+	p.vec = [2][]byte{}
+	p.bufs = nil
+	return err
 }
 
 func (p *peer) setWriteDeadline(closeBy time.Time) {
@@ -450,7 +537,11 @@ func (p *peer) closeHandshake(closeBy time.Time) {
 			reason = reason[:len(reason)-1]
 		}
 	}
-	p.netConn.SetWriteDeadline(closeBy)
+	if p.wire != nil {
+		p.wire.limit(closeBy)
+	} else {
+		p.netConn.SetWriteDeadline(closeBy)
+	}
 	t := time.AfterFunc(time.Until(closeBy), func() { p.raw.Close() })
 	defer t.Stop()
 	p.c.Close(ws.StatusNormalClosure, reason)
@@ -469,11 +560,23 @@ func (p *peer) ping() {
 	defer p.keepaliveWG.Done()
 
 	if !p.active.Swap(false) {
-		ctx, cancel := context.WithTimeout(p.closeCtx, p.opts.PongTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), p.opts.PongTimeout)
+		p.keepaliveMu.Lock()
+		if p.keepaliveStopped {
+			p.keepaliveMu.Unlock()
+			cancel()
+			return
+		}
+		p.pingCancel = cancel
+		p.keepaliveMu.Unlock()
 		err := p.c.Ping(ctx)
+		p.keepaliveMu.Lock()
+		p.pingCancel = nil
+		stopped := p.keepaliveStopped
+		p.keepaliveMu.Unlock()
 		cancel()
 		if err != nil {
-			if p.closeCtx.Err() == nil {
+			if !stopped {
 				p.fail(errPongTimeout)
 			}
 			return
@@ -496,8 +599,10 @@ func (p *peer) finish(graceful bool) {
 	if p.keepalive != nil {
 		p.keepalive.Stop()
 	}
+	if p.pingCancel != nil {
+		p.pingCancel() // a ping in progress ends now
+	}
 	p.keepaliveMu.Unlock()
-	p.closeCancel()
 	if !graceful {
 		p.raw.Close()
 	}

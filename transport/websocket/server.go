@@ -157,12 +157,16 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "maximum connection count reached", http.StatusServiceUnavailable)
 		return
 	}
+	// The session's goroutine keeps release: it must not capture r, or the
+	// request (headers, URL, context: over 2 KB) would stay alive with
+	// every idle connection.
+	remote := r.RemoteAddr
 	release := func() {
-		hd.opts.Limiter.Release(r.RemoteAddr)
+		hd.opts.Limiter.Release(remote)
 		hd.leave()
 	}
 
-	rec := &hijackRecorder{ResponseWriter: w}
+	rec := &hijackRecorder{ResponseWriter: w, writeTimeout: hd.opts.WriteTimeout}
 	opts := *hd.accept
 	opts.Subprotocols = []string{proto}
 	c, err := ws.Accept(rec, r, &opts)
@@ -186,7 +190,7 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		MaxRecv:    hd.opts.MaxMessageSize,
 		MaxSend:    hd.opts.MaxMessageSize,
 	}
-	p := newPeer(c, rec.conn, s, batched, info, hd.opts.Options)
+	p := newPeer(c, rec.conn, rec.wire, s, batched, info, hd.opts.Options)
 	if !hd.add(p) {
 		p.fail(errServerClosed)
 		<-p.Done()
@@ -287,7 +291,9 @@ func (hd *Handler) Close() error {
 // fail without blocking, closes it under the WebSocket and TLS layers.
 type hijackRecorder struct {
 	http.ResponseWriter
-	conn net.Conn
+	writeTimeout time.Duration
+	conn         net.Conn
+	wire         *wire // under the writer handed to coder/websocket; see wire
 }
 
 // It also swaps net/http's 4 KiB read and write buffers, which
@@ -322,14 +328,18 @@ func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return c, brw, err
 		}
 	}
-	small := bufio.NewReadWriter(br, bufio.NewWriterSize(c, hijackWriteBuffer))
+	h.wire = newWire(c, h.writeTimeout)
+	small := bufio.NewReadWriter(br, bufio.NewWriterSize(h.wire, hijackWriteBuffer))
 	return c, small, nil
 }
 
-// The buffers a hijacked WebSocket connection keeps: see Hijack.
+// The buffers a hijacked WebSocket connection keeps: see Hijack. Only
+// control frames go through the write buffer (the peer frames and writes
+// its data messages itself, see wire): at most 4 bytes of header and 125 of
+// payload.
 const (
 	hijackReadBuffer  = 512
-	hijackWriteBuffer = 1024
+	hijackWriteBuffer = 256
 )
 
 func (h *hijackRecorder) Unwrap() http.ResponseWriter { return h.ResponseWriter }

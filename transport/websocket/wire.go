@@ -1,0 +1,109 @@
+package websocket
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// wire is a server connection's single path onto the socket, shared by two
+// writers that must never interleave:
+//
+//   - coder/websocket, which writes its control frames (the pongs it answers
+//     from within Recv, the keepalive's pings, the close frame) through the
+//     bufio.Writer handed to it at the hijack. That writer wraps the wire and
+//     is flushed at the end of every frame; a control frame (at most 125
+//     bytes of payload) fits its buffer, so each arrives here whole, in one
+//     Write.
+//   - the peer's writer goroutine, which frames the data messages itself and
+//     writes all the frames queued for the connection in one system call
+//     (writeFrames), where coder/websocket's Conn.Write would flush, and so
+//     make a system call, once per message.
+//
+// The wire also keeps the write deadline, for both: like the RawSocket
+// writer it moves the deadline only once less than half of the timeout is
+// left (moving it costs a timer update per write), and after limit never
+// past the close deadline.
+type wire struct {
+	conn    net.Conn
+	timeout time.Duration
+
+	mu       sync.Mutex // Protects the fields below; held across the write, so frames never interleave.
+	deadline time.Time  // the write deadline last set
+	closeBy  time.Time  // once set (limit), no write goes past it
+}
+
+func newWire(c net.Conn, timeout time.Duration) *wire {
+	return &wire{conn: c, timeout: timeout}
+}
+
+// Write writes p, one or more whole frames, onto the connection.
+func (w *wire) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.arm()
+	return w.conn.Write(p)
+}
+
+// writeBuffers writes the buffers in order, as one write where the
+// connection supports it (writev), without letting another frame in.
+func (w *wire) writeBuffers(bufs *net.Buffers) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.arm()
+	_, err := bufs.WriteTo(w.conn)
+	return err
+}
+
+// limit bounds every write from now on by closeBy: the close handshake
+// must be over by then.
+func (w *wire) limit(closeBy time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closeBy.IsZero() || closeBy.Before(w.closeBy) {
+		w.closeBy = closeBy
+		w.deadline = closeBy
+		w.conn.SetWriteDeadline(closeBy)
+	}
+}
+
+// arm makes sure the coming write has a deadline; w.mu is held.
+func (w *wire) arm() {
+	if !w.closeBy.IsZero() {
+		return // limit set it for good
+	}
+	now := time.Now()
+	if w.deadline.Sub(now) > w.timeout/2 {
+		return
+	}
+	w.deadline = now.Add(w.timeout)
+	w.conn.SetWriteDeadline(w.deadline)
+}
+
+// WebSocket frame opcodes (RFC 6455, section 5.2) for data messages.
+const (
+	opText   = 0x1
+	opBinary = 0x2
+	finBit   = 0x80
+)
+
+// maxFrameHeader is the longest header of an unmasked frame: two bytes and
+// a 64-bit length.
+const maxFrameHeader = 10
+
+// appendFrameHeader appends the header of one unmasked, final (unfragmented)
+// data frame of n payload bytes: the server's frames are never masked
+// (RFC 6455, section 5.1). It does not allocate when dst has room.
+func appendFrameHeader(dst []byte, opcode byte, n int) []byte {
+	switch {
+	case n < 126:
+		return append(dst, finBit|opcode, byte(n))
+	case n <= 0xffff:
+		return append(dst, finBit|opcode, 126, byte(n>>8), byte(n))
+	default:
+		u := uint64(n)
+		return append(dst, finBit|opcode, 127,
+			byte(u>>56), byte(u>>48), byte(u>>40), byte(u>>32),
+			byte(u>>24), byte(u>>16), byte(u>>8), byte(u))
+	}
+}
