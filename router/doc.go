@@ -31,4 +31,11 @@
 // (the HTTP bridge's) routes its requests under Realm.routeMu shared, like a
 // reader, but waits for the answers with no lock held; its localPeer.mu is a
 // leaf, and its event handlers run under broker.mu (read) and must only queue.
+//
+// The counters (stats.go) are atomics, except realmStats.mu and
+// errorCounts.mu, leaves taken during handshakes and for ERRORs only. A
+// reload (reload.go) swaps a realm's authentication and authorization with
+// one atomic store: routing reads Realm.auth once per decision and never
+// waits for a reload; Reload.Commit takes Router.mu only to change the realm
+// map, and builds nothing under it.
 package router

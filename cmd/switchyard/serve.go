@@ -182,6 +182,9 @@ func runServe(c *cli.Context) error {
 	rs.Meter = rsMeter
 	srv := &server{router: r, log: log, sers: sers, ws: ws, rs: rs, hsTO: c.Duration("handshake-timeout")}
 	srv.console = consoleEnabled(c, cfg)
+	if srv.bridge, err = newBridge(r, realms, log); err != nil {
+		return err
+	}
 	ops, err := startOperations(c, cfg, log, srv, metrics.Options{
 		Router:  r,
 		Meters:  map[string]*transport.Meter{"websocket": wsMeter, "rawsocket": rsMeter},
@@ -191,12 +194,9 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	defer ops.stop(context.Background())
-	if srv.bridge, err = newBridge(r, realms, log); err != nil {
-		return err
-	}
 	if srv.bridge != nil {
 		if err := srv.bridge.RegisterMetrics(ops.metrics.Registerer()); err != nil {
-			return fmt.Errorf("HTTP bridge metrics: %w", err)
+			return fmt.Errorf("registering the HTTP bridge's metrics: %w", err)
 		}
 	}
 
