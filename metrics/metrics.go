@@ -161,11 +161,20 @@ func (c *routerCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *routerCollector) Collect(ch chan<- prometheus.Metric) {
+	// Label values come from clients (an ERROR's URI, a realm name). The
+	// serializers hand the router valid UTF-8 only, but should a value
+	// ever be one Prometheus refuses, it drops that series, not the
+	// process: the Must* constructors would panic in the scrape.
+	send := func(m prometheus.Metric, err error) {
+		if err == nil {
+			ch <- m
+		}
+	}
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+		send(prometheus.NewConstMetric(d, prometheus.CounterValue, float64(v), labels...))
 	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+		send(prometheus.NewConstMetric(d, prometheus.GaugeValue, v, labels...))
 	}
 	st := c.r.Stats()
 	for typ, n := range st.Received.ByType() {
@@ -204,6 +213,6 @@ func (c *routerCollector) Collect(ch chan<- prometheus.Metric) {
 		for i, le := range router.CallDurationBuckets {
 			buckets[le] = rs.CallDuration.Cumulative[i]
 		}
-		ch <- prometheus.MustNewConstHistogram(descCallDuration, rs.CallDuration.Count, rs.CallDuration.Sum, buckets, realm)
+		send(prometheus.NewConstHistogram(descCallDuration, rs.CallDuration.Count, rs.CallDuration.Sum, buckets, realm))
 	}
 }

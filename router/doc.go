@@ -28,4 +28,11 @@
 // session exists, under no lock. A dynamic authorizer's call (through the
 // realm's internal session) waits with Realm.routeMu held shared and nothing
 // else, so a shutdown waits at most for that call's timeout.
+//
+// The counters (stats.go) are atomics, except realmStats.mu and
+// errorCounts.mu, leaves taken during handshakes and for ERRORs only. A
+// reload (reload.go) swaps a realm's authentication and authorization with
+// one atomic store: routing reads Realm.auth once per decision and never
+// waits for a reload; Reload.Commit takes Router.mu only to change the realm
+// map, and builds nothing under it.
 package router

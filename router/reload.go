@@ -41,6 +41,7 @@ type Reload struct {
 	listeners map[string]*auth.Listener
 	keep      map[*Realm]*realmAuth // existing realms and their new auth
 	add       []*Realm
+	addCfg    map[*Realm]RealmConfig // the configuration of each realm in add
 }
 
 // ReloadResult says what a committed reload changed.
@@ -55,7 +56,7 @@ type ReloadResult struct {
 // returned Reload takes effect with Commit; one that is never committed
 // costs nothing.
 func (r *Router) PrepareReload(cfg ReloadConfig) (*Reload, error) {
-	rl := &Reload{r: r, listeners: cfg.Listeners, keep: make(map[*Realm]*realmAuth)}
+	rl := &Reload{r: r, listeners: cfg.Listeners, keep: make(map[*Realm]*realmAuth), addCfg: make(map[*Realm]RealmConfig)}
 	if rl.listeners == nil {
 		rl.listeners = map[string]*auth.Listener{}
 	}
@@ -81,6 +82,7 @@ func (r *Router) PrepareReload(cfg ReloadConfig) (*Reload, error) {
 			return nil, fmt.Errorf("router: reload: %w", err)
 		}
 		rl.add = append(rl.add, realm)
+		rl.addCfg[realm] = rc
 	}
 	return rl, nil
 }
@@ -90,6 +92,11 @@ func (rl *Reload) Commit() ReloadResult {
 	r := rl.r
 	var res ReloadResult
 	var removed []*Realm
+	type adoption struct {
+		realm *Realm
+		cfg   RealmConfig
+	}
+	var adopt []adoption
 	r.mu.Lock()
 	if r.closing {
 		r.mu.Unlock()
@@ -104,8 +111,8 @@ func (rl *Reload) Commit() ReloadResult {
 	}
 	for _, realm := range rl.add {
 		if existing, ok := r.realms[realm.name]; ok {
-			// Auto-created since PrepareReload: configure it in place.
-			rl.keep[existing] = realm.auth.Load()
+			// Auto-created since PrepareReload: configured in place below.
+			adopt = append(adopt, adoption{existing, rl.addCfg[realm]})
 			existing.auto = false
 			continue
 		}
@@ -118,6 +125,18 @@ func (rl *Reload) Commit() ReloadResult {
 		realm.auto = false
 	}
 	r.mu.Unlock()
+	for _, a := range adopt {
+		// Its auth is built for it (dynamic authorizers call through their
+		// own realm), outside r.mu: no lock is held across auth code. The
+		// same configuration built in PrepareReload, so this fails only on
+		// a bug.
+		ra, err := buildRealmAuth(r, a.realm, a.cfg.Auth, rl.listeners)
+		if err != nil {
+			r.log.Error("reload: cannot configure an auto-created realm", "realm", a.realm.name, "error", err)
+			continue
+		}
+		rl.keep[a.realm] = ra
+	}
 
 	for realm, ra := range rl.keep {
 		realm.auth.Store(ra)

@@ -108,9 +108,9 @@ type Stats struct {
 	AuthFailures     atomic.Uint64
 	HandshakeTimeout atomic.Uint64
 	// Received and Sent count messages by WAMP message code (see
-	// typeCounters.ByType); Sent counts what was queued to a client.
-	Received typeCounters
-	Sent     typeCounters
+	// TypeCounters.ByType); Sent counts what was queued to a client.
+	Received TypeCounters
+	Sent     TypeCounters
 	errors   errorCounts
 	// InvalidOptions counts requests refused for an option value the router
 	// cannot honour (ERROR wamp.error.invalid_argument, or an unacknowledged

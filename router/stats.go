@@ -19,15 +19,15 @@ import (
 // highest the spec defines).
 const maxTypeCode = 128
 
-// typeCounters counts messages by WAMP message code.
-type typeCounters [maxTypeCode]atomic.Uint64
+// TypeCounters counts messages by WAMP message code; read them with ByType.
+type TypeCounters [maxTypeCode]atomic.Uint64
 
-func (tc *typeCounters) add(t spec.MessageType) {
+func (tc *TypeCounters) add(t spec.MessageType) {
 	tc[t&(maxTypeCode-1)].Add(1)
 }
 
 // ByType returns the non-zero counts by message type name (CALL, EVENT...).
-func (tc *typeCounters) ByType() map[string]uint64 {
+func (tc *TypeCounters) ByType() map[string]uint64 {
 	out := make(map[string]uint64)
 	for code := range tc {
 		if n := tc[code].Load(); n != 0 {
@@ -37,7 +37,7 @@ func (tc *typeCounters) ByType() map[string]uint64 {
 	return out
 }
 
-func (tc *typeCounters) total() uint64 {
+func (tc *TypeCounters) total() uint64 {
 	var n uint64
 	for code := range tc {
 		n += tc[code].Load()

@@ -232,3 +232,35 @@ func TestReloadWithABadRealmChangesNothing(t *testing.T) {
 		t.Fatalf("realm2 after a failed reload: %v", err)
 	}
 }
+
+// A realm auto-created between PrepareReload and Commit is configured in
+// place: its sessions are judged by the new configuration, and from then on
+// it is a configured realm that a later reload may remove.
+func TestReloadAdoptsAnAutoCreatedRealm(t *testing.T) {
+	tr := newTestRouter(t, router.Options{AutoCreateRealms: true})
+	late := strings.Replace(reloadYAML, "name: realm2", "name: late", 1)
+	rl, err := tr.r.PrepareReload(reloadConfig(t, late))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto, err := tr.joinWith(serializer.JSON, client.Config{Realm: "late"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := rl.Commit(); res.Killed != 1 {
+		t.Fatalf("reload result %+v: the auto realm's session (role anonymous, not in the file) should be killed", res)
+	}
+	select {
+	case <-auto.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session of the adopted realm was not judged by the new configuration")
+	}
+	// The next reload without it removes it.
+	rl, err = tr.r.PrepareReload(reloadConfig(t, reloadYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := rl.Commit(); len(res.Removed) != 1 || res.Removed[0] != "late" {
+		t.Fatalf("second reload %+v, want realm late removed", res)
+	}
+}

@@ -2,6 +2,7 @@
 # Installs the third-party WAMP clients used by the interop tests (test/interop):
 #   - autobahn-python (Debian packages, run with /usr/bin/python3)
 #   - autobahn-js (npm, pinned in test/interop/js/package-lock.json)
+#   - Chromium (Debian package), driven headless by the console's browser tests
 #   - wampy.js 8.0.2 (npm, same lock file)
 #
 # Idempotent and fast when everything is present. Non-interactive (safe in CI).
@@ -26,6 +27,7 @@ apt_packages=(
 	python3-nacl
 	python3-argon2
 	curl # test/e2e drives the admin listener's POST /reload with it
+	chromium # test/browser drives the console in it, headless
 )
 
 missing=()

@@ -84,7 +84,7 @@ type operations struct {
 // laptops start several routers), with a warning.
 func startOperations(c *cli.Context, cfg *auth.Config, log *slog.Logger, srv *server, m metrics.Options) (*operations, error) {
 	o := &operations{log: log, metrics: metrics.New(m), ready: &admin.Readiness{}}
-	o.reloader = &reloader{c: c, log: log, srv: srv, metrics: o.metrics}
+	o.reloader = &reloader{c: c, log: log, srv: srv, metrics: o.metrics, started: &o.up}
 	o.ready.Add("listeners", func() error {
 		if !o.up.Load() {
 			return errors.New("the WAMP listeners are not all open yet")
@@ -144,6 +144,9 @@ type reloader struct {
 	log     *slog.Logger
 	srv     *server
 	metrics *metrics.Registry
+	// started is set once serve has opened every listener: a reload before
+	// that would race it for the listeners.
+	started *atomic.Bool
 
 	mu     sync.Mutex // serializes reloads; guards closed
 	closed bool
@@ -172,6 +175,9 @@ func (rl *reloader) reload(context.Context) (any, error) {
 	defer rl.mu.Unlock()
 	if rl.closed {
 		return nil, errors.New("the router is shutting down")
+	}
+	if !rl.started.Load() {
+		return nil, errors.New("the router is still starting; try again when /readyz says ready")
 	}
 	start := time.Now()
 	res, err := rl.apply()
@@ -256,7 +262,14 @@ func (rl *reloader) apply() (*reloadResult, error) {
 		rl.log.Warn("config: " + w)
 	}
 	committed := prepared.Commit()
-	res := &reloadResult{AddedRealms: committed.Added, RemovedRealms: committed.Removed, KilledSessions: committed.Killed}
+	// Empty lists, not null, in the JSON answer.
+	res := &reloadResult{
+		AddedRealms:     append([]spec.URI{}, committed.Added...),
+		RemovedRealms:   append([]spec.URI{}, committed.Removed...),
+		KilledSessions:  committed.Killed,
+		OpenedListeners: []string{},
+		ClosedListeners: []string{},
+	}
 	for _, b := range bound {
 		for _, u := range rl.srv.serveListener(b.spec, b.ln) {
 			rl.log.Info("listening", "url", u, "listener", b.spec.name)

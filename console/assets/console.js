@@ -77,7 +77,8 @@ function logMessage(dir, msg) {
   const n = document.createElement("span");
   n.className = "name";
   n.textContent = messageNames[type] || String(type);
-  let rest = text(msg);
+  // AUTHENTICATE carries the ticket itself for ticket auth: never show it.
+  let rest = text(type === 5 ? [5, "‹signature hidden›", ...msg.slice(2)] : msg);
   if (rest.length > 2000) rest = rest.slice(0, 2000) + "…";
   li.append(time() + " ", d, n, rest);
   if (type === 8 || type === 3) {

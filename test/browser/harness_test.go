@@ -129,7 +129,7 @@ func freeAddr(t *testing.T) string {
 func startRouter(t *testing.T, extra ...string) *routerProc {
 	t.Helper()
 	p := &routerProc{addr: freeAddr(t), log: &syncBuffer{}}
-	args := append([]string{"serve", "--ws", p.addr, "--rawsocket", "", "--log-level", "debug", "--auth-rate-limit=false"}, extra...)
+	args := append([]string{"serve", "--ws", p.addr, "--rawsocket", "", "--log-level", "debug", "--auth-rate-limit=false", "--admin", ""}, extra...)
 	cmd := exec.Command(routerBinary, args...)
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {

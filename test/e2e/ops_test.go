@@ -22,6 +22,7 @@ import (
 
 	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/internal/scrape"
+	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 )
 
@@ -535,5 +536,116 @@ realms:
 		if (err == nil) != c.ok {
 			t.Errorf("Origin %q on %s: err %v, want accepted=%v", c.origin, c.addr, err, c.ok)
 		}
+	}
+}
+
+// TestReloadRebindsOnlyChangedListeners: a listener whose allowed origins
+// changed is re-bound, a removed one stops accepting, an unchanged one is
+// not touched, and the sessions on all of them carry on.
+func TestReloadRebindsOnlyChangedListeners(t *testing.T) {
+	addrs := freePorts(t, 3)
+	wsAddr, rsAddr, adminAddr := addrs[0], addrs[1], addrs[2]
+	path := filepath.Join(t.TempDir(), "switchyard.yaml")
+	write := func(origins string, withRS bool) {
+		cfg := "listeners:\n  - {name: web, transport: ws, address: \"" + wsAddr + "\", allowed_origins: [" + origins + "]}\n"
+		if withRS {
+			cfg += "  - {name: dev, transport: rawsocket, address: \"" + rsAddr + "\"}\n"
+		}
+		cfg += `realms:
+  - name: realm1
+    anonymous: {role: anon}
+    roles:
+      - name: anon
+        permissions:
+          - {uri: "", match: prefix, allow: [call, register, publish, subscribe]}
+`
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.example.com", true)
+	p := startRouterWith(t, []string{wsAddr, rsAddr, adminAddr}, "serve", "--config", path, "--admin", adminAddr)
+	ctx := ctxT(t, 30*time.Second)
+	origin := func(o string) error {
+		h := http.Header{"Origin": {o}}
+		// No keep-alive: a refused upgrade would leave its connection to
+		// the listener as it was before the reload.
+		c, _, err := ws.Dial(ctx, "ws://"+wsAddr+"/", &ws.DialOptions{HTTPClient: httpClient, HTTPHeader: h, Subprotocols: []string{"wamp.2.json"}})
+		if err == nil {
+			c.Close(ws.StatusNormalClosure, "")
+		}
+		return err
+	}
+	if origin("https://a.example.com") != nil || origin("https://b.example.com") == nil {
+		t.Fatal("origins before the reload")
+	}
+	webSession, err := client.Connect(ctx, "ws://"+wsAddr+"/", client.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer webSession.Close(ctxT(t, 5*time.Second))
+	devSession, err := client.Connect(ctx, "rs://"+rsAddr, client.Config{Serializer: "cbor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devSession.Close(ctxT(t, 5*time.Second))
+	reload := func() {
+		t.Helper()
+		out, err := exec.Command(routerBinary, "reload", "--admin", adminAddr).CombinedOutput()
+		if err != nil {
+			t.Fatalf("reload: %v\n%s", err, out)
+		}
+	}
+
+	write("b.example.com", true)
+	reload()
+	if origin("https://b.example.com") != nil || origin("https://a.example.com") == nil {
+		t.Errorf("origins after the reload: the web listener was not re-bound; log:\n%s", p.log.String())
+	}
+	if !strings.Contains(p.log.String(), `closed_listeners=[web]`) || strings.Contains(p.log.String(), `closed_listeners="[web dev]"`) {
+		t.Errorf("the reload should re-bind web only; log:\n%s", p.log.String())
+	}
+
+	write("b.example.com", false)
+	reload()
+	if c, err := client.Connect(ctxT(t, 3*time.Second), "rs://"+rsAddr, client.Config{}); err == nil {
+		c.Close(ctxT(t, 3*time.Second))
+		t.Error("the removed dev listener still accepts")
+	}
+	for name, c := range map[string]*client.Client{"web": webSession, "dev": devSession} {
+		if _, err := c.Call(ctx, "wamp.session.count", nil, nil, nil); err != nil {
+			t.Errorf("the %s session, accepted before the reloads: %v", name, err)
+		}
+	}
+}
+
+// TestReadyzDuringShutdown: from SIGTERM on, /readyz answers 503 naming the
+// shutdown while sessions are still being said GOODBYE to; /healthz stays
+// 200 until the process ends.
+func TestReadyzDuringShutdown(t *testing.T) {
+	addrs := freePorts(t, 2)
+	rsAddr, adminAddr := addrs[0], addrs[1]
+	p := startRouterWith(t, []string{rsAddr, adminAddr}, "serve", "--ws", "", "--rawsocket", rsAddr, "--admin", adminAddr)
+	// A session that never answers GOODBYE holds the shutdown open for
+	// the router's GOODBYE timeout (2 s).
+	c := dialRaw(t, rsAddr)
+	rsHandshake(t, c, 0xf1)
+	rsWrite(t, c, []byte(`[1,"realm1",{"roles":{"subscriber":{}}}]`))
+	if _, ok := rsRead(t, c, serializer.JSON).(*spec.Welcome); !ok {
+		t.Fatal("no WELCOME")
+	}
+	if code, _ := getStatus(t, "http://"+adminAddr+"/readyz"); code != 200 {
+		t.Fatalf("/readyz before SIGTERM: %d", code)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if g, ok := rsRead(t, c, serializer.JSON).(*spec.Goodbye); !ok || g.Reason != spec.CloseSystemShutdown {
+		t.Fatalf("got %v, want GOODBYE %s", g, spec.CloseSystemShutdown)
+	}
+	code, body := getStatus(t, "http://"+adminAddr+"/readyz")
+	if code != 503 || !strings.Contains(body, "shutting down") {
+		t.Fatalf("/readyz during shutdown: %d %s", code, body)
+	}
+	if code, _ := getStatus(t, "http://"+adminAddr+"/healthz"); code != 200 {
+		t.Fatalf("/healthz during shutdown: %d", code)
 	}
 }

@@ -305,7 +305,9 @@ func startRouter(t *testing.T, extraArgs ...string) *routerProc {
 	r.cmd.Args = append(r.cmd.Args, extraArgs...)
 	r.cmd.Stdout = r.out
 	r.cmd.Stderr = r.out
-	r.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=0")
+	// SWITCHYARD_ADMIN= turns the admin listener off: the interop tests do
+	// not use it, and many routers run at once.
+	r.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=0", "SWITCHYARD_ADMIN=")
 	r.cmd.WaitDelay = 5 * time.Second
 	if err := r.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", routerBin, err)
