@@ -50,6 +50,9 @@ type Config struct {
 	// Admin is the admin listener's setup (metrics, health, reload), if
 	// the file has one; the CLI's --admin flags override it.
 	Admin *Admin
+	// Cluster makes the router one node of several (see package cluster),
+	// if set.
+	Cluster *Cluster
 	// Warnings are advisories about a valid config (a ticket allowed on a
 	// listener without TLS, plain-text secrets in the file...), for the
 	// operator's log.
@@ -82,6 +85,20 @@ type Listener struct {
 	// (path.Match syntax, e.g. "app.example.com" or "*.example.com") a
 	// browser's Origin header must match; nil accepts any origin.
 	AllowedOrigins []string
+}
+
+// Cluster is the config file's cluster section: the same settings as
+// serve's --node, --cluster-listen, --cluster-routes and --nats* flags, which
+// win when set.
+type Cluster struct {
+	Node      string
+	Listen    string
+	Routes    []string
+	NATS      []string
+	NATSCreds string
+	NATSCA    string
+	NATSCert  string
+	NATSKey   string
 }
 
 // Admin is the config file's admin section.

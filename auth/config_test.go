@@ -245,7 +245,7 @@ func TestConfigErrors(t *testing.T) {
 		{base + "listeners:\n  - {transport: ws, address: a, auth: [tls]}\n", `11: listeners[0].auth: method tls needs the listener to have tls`},
 		{base + "listeners:\n  - {transport: unix, address: /s, tls: {cert: c, key: k}}\n", `11: listeners[0].tls: TLS on a unix socket listener is not supported`},
 		{base + "listeners:\n  - {transport: ws, address: a, tls: {cert: c}}\n", `11: listeners[0].tls.key: required`},
-		{base + "defaults: &d {role: anon}\n", `10: defaults: unknown key (known: listeners, realms, console, admin)`},
+		{base + "defaults: &d {role: anon}\n", `10: defaults: unknown key (known: listeners, realms, console, admin, cluster)`},
 		{base + "    principals:\n      - <<: {role: anon}\n        authid: x\n        ticket: y\n", `11: realms[0].principals[0]: merge keys (<<) are not supported`},
 		{base + "    principals:\n      - {authid: joe, role: anon, ticket: x, extra: [1]}\n", `11: realms[0].principals[0].extra: want a mapping, got a list`},
 		{base + "    principals:\n      - {authid: joe, role: anon, ticket: x, extra: {n: !!int 99999999999999999999999}}\n", `11: realms[0].principals[0].extra.n: "99999999999999999999999" is not a 64-bit integer`},

@@ -67,7 +67,7 @@ func ParseConfig(data []byte, name string) (cfg *Config, err error) {
 
 func (d *yamlDec) config(n *yaml.Node) *Config {
 	c := &Config{}
-	m, ok := d.mapping(n, "", "listeners", "realms", "console", "admin")
+	m, ok := d.mapping(n, "", "listeners", "realms", "console", "admin", "cluster")
 	if !ok {
 		return c
 	}
@@ -86,6 +86,9 @@ func (d *yamlDec) config(n *yaml.Node) *Config {
 				c.Admin.Token, _ = d.str(tv, "admin.token")
 			}
 		}
+	}
+	if v, ok := m["cluster"]; ok {
+		c.Cluster = d.cluster(v)
 	}
 	if v, ok := m["listeners"]; ok {
 		items, _ := d.seq(v, "listeners")
@@ -734,4 +737,32 @@ func (d *yamlDec) warnings(c *Config) []string {
 		}
 	}
 	return w
+}
+
+// cluster reads the cluster section.
+func (d *yamlDec) cluster(n *yaml.Node) *Cluster {
+	m, ok := d.mapping(n, "cluster", "node", "listen", "routes", "nats", "nats_creds", "nats_ca", "nats_cert", "nats_key")
+	if !ok {
+		return nil
+	}
+	c := &Cluster{}
+	for key, dst := range map[string]*string{"node": &c.Node, "listen": &c.Listen, "nats_creds": &c.NATSCreds,
+		"nats_ca": &c.NATSCA, "nats_cert": &c.NATSCert, "nats_key": &c.NATSKey} {
+		if v, ok := m[key]; ok {
+			*dst, _ = d.str(v, "cluster."+key)
+		}
+	}
+	if v, ok := m["routes"]; ok {
+		c.Routes, _ = d.strList(v, "cluster.routes")
+	}
+	if v, ok := m["nats"]; ok {
+		c.NATS, _ = d.strList(v, "cluster.nats")
+	}
+	if c.Listen != "" && len(c.NATS) > 0 {
+		d.errorf(n, "cluster", "set either listen (embedded NATS) or nats (an external NATS cluster), not both")
+	}
+	if c.Listen == "" && len(c.NATS) == 0 {
+		d.errorf(n, "cluster", "needs listen (embedded NATS) or nats (an external NATS cluster)")
+	}
+	return c
 }

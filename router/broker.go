@@ -68,6 +68,18 @@ func (b *broker) subscribe(s *session, m *spec.Subscribe) {
 	if _, ok := s.authorize(auth.ActionSubscribe, m.Topic, spec.TypeSubscribe, m.Request, true); !ok {
 		return
 	}
+	// A cluster learns of the interest before SUBSCRIBED is sent; the count
+	// is given back below when the session did not attach.
+	link := b.realm.cluster
+	attached := false
+	if link != nil {
+		link.AddInterest(match, m.Topic)
+		defer func() {
+			if !attached {
+				link.RemoveInterest(match, m.Topic)
+			}
+		}()
+	}
 	var meta []metaEvent
 	b.mu.Lock()
 	sub, ok := b.index.get(match, m.Topic)
@@ -91,6 +103,7 @@ func (b *broker) subscribe(s *session, m *spec.Subscribe) {
 		}
 		s.subscriptions[sub.id] = sub
 		sub.subscribers = append(sub.subscribers, s)
+		attached = true
 		meta = append(meta, metaEvent{"wamp.subscription.on_subscribe", spec.List{int64(s.id), int64(sub.id)}})
 	}
 	// Sent under the lock so SUBSCRIBED is queued before any EVENT a
@@ -142,6 +155,9 @@ func (b *broker) detach(s *session, sub *subscription, meta []metaEvent) []metaE
 			sub.subscribers = subs[:len(subs)-1]
 			break
 		}
+	}
+	if link := b.realm.cluster; link != nil {
+		link.RemoveInterest(sub.match, sub.topic)
 	}
 	meta = append(meta, metaEvent{"wamp.subscription.on_unsubscribe", spec.List{int64(s.id), int64(sub.id)}})
 	if len(sub.subscribers) == 0 {
@@ -207,8 +223,22 @@ func (b *broker) publish(s *session, m *spec.Publish) bool {
 	if !ok {
 		return true
 	}
+	link := b.realm.cluster
+	if ack && link != nil {
+		// Acknowledge only what the cluster can be handed.
+		if err := link.Err(); err != nil {
+			s.sendError(spec.TypePublish, m.Request, ErrClusterUnreachable, err.Error())
+			return true
+		}
+	}
 	id := b.publishFrom(s, m, decision.Disclose)
 	if ack {
+		if link != nil {
+			if err := link.Flush(); err != nil {
+				s.sendError(spec.TypePublish, m.Request, ErrClusterUnreachable, err.Error())
+				return true
+			}
+		}
 		s.send(&spec.Published{Request: m.Request, Publication: id})
 	}
 	return true
@@ -217,7 +247,7 @@ func (b *broker) publish(s *session, m *spec.Publish) bool {
 // publishFrom routes a publication to every matching subscription, keeps
 // it for retention and history where asked, and returns its ID. pub is nil
 // for the router's own publications (meta events, testaments). This is the
-// one place a future cluster layer would extend with remote delivery.
+// one place the cluster layer extends with remote delivery.
 // disclose forces publisher identification, as the role's configuration
 // may (autobahn never sends disclose_me).
 func (b *broker) publishFrom(pub *session, m *spec.Publish, disclose bool) spec.ID {
@@ -238,6 +268,9 @@ func (b *broker) publishFrom(pub *session, m *spec.Publish, disclose bool) spec.
 	b.mu.RLock()
 	b.index.matchAll(m.Topic, func(sub *subscription) { b.deliver(p, sub) })
 	b.mu.RUnlock()
+	if link := b.realm.cluster; link != nil {
+		b.publishRemote(link, p, pub)
+	}
 	if pub != nil {
 		b.keep(p, optBool(m.Options, "retain", false))
 	}

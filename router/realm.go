@@ -25,6 +25,9 @@ type Realm struct {
 
 	stats realmStats
 
+	// cluster links the realm to the other nodes; nil on a single node.
+	cluster ClusterLink
+
 	internalOnce sync.Once // creates the internal caller session
 	internal     *session
 	internalPeer *internalPeer
@@ -57,6 +60,9 @@ func newRealmWith(r *Router, rc RealmConfig, listeners map[string]*auth.Listener
 		return nil, fmt.Errorf("router: realm %s: %w", rc.Name, err)
 	}
 	realm.auth.Store(ra)
+	if r.opts.Cluster != nil {
+		realm.cluster = r.opts.Cluster.Link(realm)
+	}
 	return realm, nil
 }
 

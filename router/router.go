@@ -55,6 +55,9 @@ type Options struct {
 	Agent string
 	// Logger receives the router's logs (nil → slog.Default()).
 	Logger *slog.Logger
+	// Cluster, if set, makes this router one node of several serving the
+	// same realms (see package cluster). Nil: a single node.
+	Cluster Cluster
 }
 
 // RealmConfig configures one realm.

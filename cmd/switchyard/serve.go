@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/switchyard/switchyard/auth"
+	"github.com/switchyard/switchyard/cluster"
 	"github.com/switchyard/switchyard/metrics"
 	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/serializer"
@@ -75,7 +76,7 @@ turns a listener off.`,
 			&cli.BoolFlag{Name: "console", Value: true, EnvVars: env("CONSOLE"), Usage: "serve the browser console at / and its WAMP client at /switchyard.js on WebSocket listeners (the config file's console: key sets it too; the flag wins)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("LOG_LEVEL"), Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: env("LOG_FORMAT"), Usage: "text or json"},
-		}, operationsFlags()...),
+		}, append(operationsFlags(), clusterFlags()...)...),
 		Action: runServe,
 	}
 }
@@ -145,7 +146,18 @@ func runServe(c *cli.Context) error {
 			listeners[cfg.Listeners[i].Name] = &cfg.Listeners[i]
 		}
 	}
+	// A cluster node, only when asked for: without one no NATS code runs.
+	var node *cluster.Node
+	var linked router.Cluster
+	if copts, ok := clusterOptions(c, cfg, log); ok {
+		if node, err = cluster.Start(copts); err != nil {
+			return err
+		}
+		defer node.Close() // after the router's shutdown below
+		linked = node
+	}
 	r, err := router.New(router.Options{
+		Cluster:                    linked,
 		Realms:                     realms,
 		AutoCreateRealms:           c.Bool("auto-realms"),
 		MaxAutoRealms:              c.Int("max-auto-realms"),
@@ -194,6 +206,9 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	defer ops.stop(context.Background())
+	if node != nil {
+		ops.ready.Add("cluster", node.Ready)
+	}
 	if srv.bridge != nil {
 		if err := srv.bridge.RegisterMetrics(ops.metrics.Registerer()); err != nil {
 			return fmt.Errorf("registering the HTTP bridge's metrics: %w", err)

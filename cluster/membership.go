@@ -1,0 +1,221 @@
+package cluster
+
+import (
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Membership. Every node publishes a heartbeat on the control subject every
+// HeartbeatInterval, carrying its name, its incarnation token and the
+// sequence number of its latest interest change. A node learns of another
+// from its first heartbeat (or interest change) and then fetches that
+// node's interest snapshot; it takes the other node as gone after FailAfter
+// without a word from it, or at once on its goodbye.
+//
+// All control messages are handled by one NATS subscription, so one
+// goroutine applies them in the order each node sent them: a gap in a
+// node's sequence numbers means a missed change and is repaired by fetching
+// its snapshot again.
+
+// peer is another node, as this node knows it.
+type peer struct {
+	name     string
+	token    string
+	events   string // its events subject
+	seq      uint64 // of its interest changes applied here
+	lastSeen time.Time
+	interest map[string]*interestSet // by realm
+}
+
+func (n *Node) subscribe() error {
+	for _, s := range []struct {
+		subject string
+		handler nats.MsgHandler
+	}{
+		{n.subj.control, n.onControl},
+		{n.subj.snap, n.onSnapshotRequest},
+		{n.subj.ack, n.onAck},
+		{n.subj.events, n.onEvent},
+	} {
+		sub, err := n.nc.Subscribe(s.subject, s.handler)
+		if err != nil {
+			return err
+		}
+		// A publication burst must not be dropped by the client library's
+		// default pending limits: the broker's own queues bound it.
+		_ = sub.SetPendingLimits(-1, 256<<20)
+		n.subs = append(n.subs, sub)
+	}
+	return n.nc.Flush()
+}
+
+// heartbeats is the node's one long-lived goroutine, owned by Close: it
+// announces the node and drops the nodes that went silent.
+func (n *Node) heartbeats() {
+	defer close(n.done)
+	t := time.NewTicker(n.opts.HeartbeatInterval)
+	defer t.Stop()
+	n.sendHeartbeat()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+			n.sendHeartbeat()
+			n.reap(time.Now())
+		}
+	}
+}
+
+func (n *Node) sendHeartbeat() {
+	n.mu.RLock()
+	seq := n.seq
+	n.mu.RUnlock()
+	n.sendControl(&control{Kind: kindHeartbeat, Seq: seq})
+}
+
+func (n *Node) sendControl(c *control) {
+	c.Name, c.Token = n.opts.Name, n.token
+	if err := n.nc.Publish(n.subj.control, c.encode()); err != nil {
+		n.log.Debug("cluster: control message not sent", "kind", c.Kind, "error", err)
+	}
+}
+
+// reap drops the peers not heard from for FailAfter.
+func (n *Node) reap(now time.Time) {
+	n.mu.Lock()
+	var gone []*peer
+	for tok, p := range n.peers {
+		if now.Sub(p.lastSeen) > n.opts.FailAfter {
+			gone = append(gone, p)
+			n.dropPeerLocked(tok)
+		}
+	}
+	n.mu.Unlock()
+	for _, p := range gone {
+		n.log.Warn("cluster: node gone silent, taken as failed", "peer", p.name, "after", n.opts.FailAfter)
+	}
+}
+
+// dropPeerLocked forgets a peer and releases the interest changes waiting
+// for its acknowledgement. Called with n.mu held.
+func (n *Node) dropPeerLocked(token string) {
+	delete(n.peers, token)
+	for _, w := range n.waiters {
+		w.ackLocked(token)
+	}
+}
+
+// onControl handles a heartbeat, an interest change or a goodbye.
+func (n *Node) onControl(m *nats.Msg) {
+	c, err := decodeControl(m.Data)
+	if err != nil {
+		n.log.Warn("cluster: malformed control message dropped", "error", err)
+		return
+	}
+	if c.Token == n.token {
+		return
+	}
+	switch c.Kind {
+	case kindBye:
+		n.mu.Lock()
+		_, known := n.peers[c.Token]
+		n.dropPeerLocked(c.Token)
+		n.mu.Unlock()
+		if known {
+			n.log.Info("cluster: node left", "peer", c.Name)
+		}
+		return
+	case kindHeartbeat, kindInterest:
+	default:
+		return
+	}
+	n.mu.Lock()
+	p := n.peers[c.Token]
+	if p != nil {
+		p.lastSeen = time.Now()
+	}
+	var fresh bool
+	switch {
+	case p == nil:
+		fresh = true
+	case c.Kind == kindInterest && c.Seq == p.seq+1:
+		p.apply(c.Realm, c.Match, c.Topic, c.Add)
+		p.seq = c.Seq
+	case c.Seq > p.seq:
+		fresh = true // missed a change: start again from a snapshot
+	}
+	n.mu.Unlock()
+	applied := true
+	if fresh {
+		applied = n.fetchSnapshot(c.Token, c.Name)
+	}
+	if applied && c.Kind == kindInterest && m.Reply != "" {
+		_ = n.nc.Publish(m.Reply, (&control{Kind: kindAck, Name: n.opts.Name, Token: n.token, Seq: c.Seq}).encode())
+	}
+}
+
+// fetchSnapshot asks a node for its whole interest and installs it. It
+// reports whether the node's interest is now known.
+func (n *Node) fetchSnapshot(token, name string) bool {
+	reply, err := n.nc.Request(n.subj.snapOf(token), nil, n.opts.AckTimeout)
+	if err != nil {
+		n.log.Warn("cluster: could not fetch a node's subscriptions", "peer", name, "error", err)
+		return false
+	}
+	snap, err := decodeSnapshot(reply.Data)
+	if err != nil {
+		n.log.Warn("cluster: malformed snapshot dropped", "peer", name, "error", err)
+		return false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return false
+	}
+	p := n.peers[token]
+	if p != nil && p.seq >= snap.Seq {
+		return true
+	}
+	if p == nil {
+		// A node restarted under the same name: its old incarnation is gone.
+		for tok, old := range n.peers {
+			if old.name == snap.Name {
+				n.dropPeerLocked(tok)
+			}
+		}
+		n.log.Info("cluster: node joined", "peer", snap.Name)
+	}
+	p = &peer{name: snap.Name, token: token, events: n.subj.eventsOf(token), seq: snap.Seq, lastSeen: time.Now(),
+		interest: make(map[string]*interestSet)}
+	for _, it := range snap.Interest {
+		p.apply(it.Realm, it.Match, it.Topic, true)
+	}
+	n.peers[token] = p
+	return true
+}
+
+// onSnapshotRequest answers another node with this node's whole interest.
+func (n *Node) onSnapshotRequest(m *nats.Msg) {
+	n.mu.RLock()
+	snap := &snapshot{Name: n.opts.Name, Seq: n.seq, Interest: make([]pattern, 0, len(n.local))}
+	for k := range n.local {
+		snap.Interest = append(snap.Interest, pattern{Realm: k.realm, Match: k.match, Topic: k.topic})
+	}
+	n.mu.RUnlock()
+	_ = m.Respond(snap.encode())
+}
+
+// onAck counts another node's acknowledgement of an interest change.
+func (n *Node) onAck(m *nats.Msg) {
+	c, err := decodeControl(m.Data)
+	if err != nil || c.Kind != kindAck {
+		return
+	}
+	n.mu.Lock()
+	if w := n.waiters[c.Seq]; w != nil {
+		w.ackLocked(c.Token)
+	}
+	n.mu.Unlock()
+}

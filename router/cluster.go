@@ -1,0 +1,127 @@
+package router
+
+import (
+	"github.com/switchyard/switchyard/spec"
+)
+
+// The router's hooks for a cluster layer (package cluster): several nodes
+// serving the same realms. A realm holds one ClusterLink, nil without
+// clustering, so the single-node data path pays one nil check per
+// publication and per new subscription, nothing more.
+
+// Cluster links a router's realms to the other nodes of a cluster.
+type Cluster interface {
+	// Link returns the cluster link of a realm the router creates. It is
+	// called once per realm, before the realm takes any session.
+	Link(realm *Realm) ClusterLink
+}
+
+// ClusterLink is one realm's link to the other nodes.
+//
+// The broker calls AddInterest and RemoveInterest under no lock and with
+// broker.mu held respectively, so RemoveInterest must not block or call back
+// into the realm; Publish is called on the publisher's reader goroutine, in
+// publication order, and must not block either.
+type ClusterLink interface {
+	// AddInterest counts one more local subscriber of topic under match.
+	// When the node gains an interest it had not, AddInterest returns once
+	// the other nodes know of it (or a bound passes), so that a publication
+	// made anywhere after SUBSCRIBED reaches the new subscriber.
+	AddInterest(match string, topic spec.URI)
+	// RemoveInterest counts one local subscriber less.
+	RemoveInterest(match string, topic spec.URI)
+	// Publish hands a publication made on this node to the nodes that have
+	// matching subscribers (every node when broadcast is set: retained and
+	// historic events are kept by every node).
+	Publish(e *RemoteEvent, broadcast bool)
+	// Flush returns once every publication handed over so far has reached
+	// the cluster, or an error saying why it could not.
+	Flush() error
+	// Err is nil while the cluster is reachable.
+	Err() error
+}
+
+// RemoteEvent is a publication crossing between nodes: what a receiving
+// node's broker needs to deliver it to its own subscribers exactly as the
+// publishing node delivered it to its own.
+type RemoteEvent struct {
+	Publication spec.ID
+	Topic       spec.URI
+	// Options are the PUBLISH options: the subscriber black- and
+	// whitelists, payload passthru keys and retain are read from them.
+	Options     spec.Dict
+	Arguments   spec.List
+	ArgumentsKw spec.Dict
+	// Disclose says the publisher is identified to subscribers.
+	Disclose          bool
+	Publisher         spec.ID
+	PublisherAuthID   string
+	PublisherAuthRole string
+}
+
+// ErrClusterUnreachable answers an acknowledged PUBLISH that this node could
+// not hand to the cluster.
+const ErrClusterUnreachable spec.URI = "switchyard.error.cluster_unreachable"
+
+// DeliverRemote delivers a publication made on another node to this node's
+// matching subscribers, and keeps it for retention and history as the
+// publishing node does. It is never forwarded again.
+func (realm *Realm) DeliverRemote(e *RemoteEvent) {
+	realm.routeMu.RLock()
+	defer realm.routeMu.RUnlock()
+	b := realm.broker
+	p := &publication{
+		id:        e.Publication,
+		topic:     e.Topic,
+		args:      e.Arguments,
+		kwargs:    e.ArgumentsKw,
+		options:   e.Options,
+		excludeMe: true,
+		disclose:  e.Disclose,
+		filter:    newDeliveryFilter(e.Options),
+	}
+	if p.disclose {
+		p.publisher.id, p.publisher.authID, p.publisher.authRole = e.Publisher, e.PublisherAuthID, e.PublisherAuthRole
+	}
+	b.mu.RLock()
+	b.index.matchAll(e.Topic, func(sub *subscription) { b.deliver(p, sub) })
+	b.mu.RUnlock()
+	if e.Publisher != 0 {
+		b.keep(p, optBool(e.Options, "retain", false))
+	}
+}
+
+// publishRemote hands p to the cluster. Called after local delivery, so a
+// local subscriber never waits for the cluster.
+func (b *broker) publishRemote(l ClusterLink, p *publication, pub *session) {
+	e := &RemoteEvent{
+		Publication: p.id,
+		Topic:       p.topic,
+		Options:     p.options,
+		Arguments:   p.args,
+		ArgumentsKw: p.kwargs,
+		Disclose:    p.disclose,
+	}
+	if p.disclose {
+		e.Publisher, e.PublisherAuthID, e.PublisherAuthRole = p.publisher.id, p.publisher.authID, p.publisher.authRole
+	}
+	broadcast := false
+	if pub != nil {
+		// Receivers keep only client publications, as this node does.
+		if e.Publisher == 0 {
+			e.Publisher = pub.id
+		}
+		broadcast = optBool(p.options, "retain", false) || b.hasHistory(p.topic)
+	}
+	l.Publish(e, broadcast)
+}
+
+// hasHistory reports whether some history log keeps topic's events.
+func (b *broker) hasHistory(topic spec.URI) bool {
+	if b.history.Len() == 0 {
+		return false
+	}
+	found := false
+	b.history.matchAll(topic, func(*historyLog) { found = true })
+	return found
+}

@@ -1,0 +1,84 @@
+package interop
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startClusterRouters starts n routers that form one cluster on embedded
+// NATS servers, and waits until each knows the others.
+func startClusterRouters(t *testing.T, n int) []*routerProc {
+	t.Helper()
+	addrs := freeAddrs(t, n)
+	routes := make([]string, n)
+	for i, a := range addrs {
+		routes[i] = "nats://" + a
+	}
+	routers := make([]*routerProc, n)
+	for i := range routers {
+		routers[i] = startRouter(t, "--node", "node"+string(rune('1'+i)),
+			"--cluster-listen", addrs[i], "--cluster-routes", strings.Join(routes, ","))
+	}
+	deadline := time.Now().Add(readyTimeout)
+	for i, r := range routers {
+		for strings.Count(r.out.String(), "cluster: node joined") < n-1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("node%d never saw the others:\n%s", i+1, r.out)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return routers
+}
+
+// Real clients on different nodes of a three-node cluster: autobahn-python
+// (asyncio and Twisted) and autobahn-js subscribers on nodes 2 and 3 receive
+// the events that autobahn publishers on node 1 publish.
+func TestClusterPubSubAcrossNodes(t *testing.T) {
+	subs := []struct {
+		node int
+		p    peer
+	}{
+		{1, peer{"py-asyncio", "websocket", "json"}},
+		{2, peer{"py-twisted", "rawsocket", "cbor"}},
+		{2, peer{"js", "websocket", "msgpack"}},
+		{0, peer{"py-asyncio", "rawsocket", "msgpack"}},
+	}
+	pubs := map[string]peer{
+		"pub_py_ws_msgpack": {"py-asyncio", "websocket", "msgpack"},
+		"pub_js_ws_json":    {"js", "websocket", "json"},
+	}
+	var names []string
+	for n, p := range pubs {
+		p.require(t)
+		names = append(names, n)
+	}
+	for _, s := range subs {
+		s.p.require(t)
+	}
+	routers := startClusterRouters(t, 3)
+	prefix := uriPrefix("cluster")
+	ctx, cancel := context.WithTimeout(context.Background(), clientKillAfter)
+	defer cancel()
+	var started []*client
+	for _, s := range subs {
+		started = append(started, startClient(t, ctx, routers[s.node], s.p, "subscriber", prefix,
+			"--expect", strings.Join(names, ",")))
+	}
+	for i, c := range started {
+		c.waitReady(t, routers[subs[i].node])
+	}
+	for n, p := range pubs {
+		if !runClient(t, routers[0], p, "publisher", prefix, "--name", n) {
+			cancel()
+		}
+	}
+	for i, c := range started {
+		c.wait(t, routers[subs[i].node])
+	}
+	for _, r := range routers {
+		r.stop(t)
+	}
+}
