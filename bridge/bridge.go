@@ -384,6 +384,7 @@ func (b *Bridge) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := decodeRequest(body, uriKey)
 	if err != nil {
+		b.log.Info("HTTP request refused: bad body", "remote", r.RemoteAddr, "realm", string(rb.name), "endpoint", endpoint, "error", err)
 		fail(w, http.StatusBadRequest, ErrBadRequest, err.Error())
 		return
 	}

@@ -593,3 +593,35 @@ func TestCollectors(t *testing.T) {
 		t.Fatal("requests collector")
 	}
 }
+
+// TestCloseAnswersRequestsInFlight: at shutdown a call waiting for its
+// callee answers 503 at once instead of holding the HTTP server up.
+func TestCloseAnswersRequestsInFlight(t *testing.T) {
+	e := newEnv(t, testConfig(""), Options{})
+	callee := e.join()
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	defer close(release)
+	if _, err := callee.Register(ctxT(t), "com.example.hold", func(ctx context.Context, _ *client.Invocation) (*client.Result, error) {
+		entered <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return &client.Result{}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan answer, 1)
+	go func() { answered <- e.post("/api/realm1/call", `{"procedure": "com.example.hold"}`) }()
+	<-entered
+	start := time.Now()
+	if err := e.b.Close(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	a := <-answered
+	if a.code != 503 || a.errURI() != string(ErrShuttingDown) || time.Since(start) > 500*time.Millisecond {
+		t.Fatalf("got %d %s after %v", a.code, a.raw, time.Since(start))
+	}
+	e.expect(e.post("/api/realm1/publish", `{"topic": "com.example.x"}`), 503, string(ErrShuttingDown))
+}

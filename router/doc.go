@@ -27,7 +27,10 @@
 // across I/O: Peer.Send only appends to a queue. Authentication runs before a
 // session exists, under no lock. A dynamic authorizer's call (through the
 // realm's internal session) waits with Realm.routeMu held shared and nothing
-// else, so a shutdown waits at most for that call's timeout.
+// else, so a shutdown waits at most for that call's timeout. A LocalSession
+// (the HTTP bridge's) routes its requests under Realm.routeMu shared, like a
+// reader, but waits for the answers with no lock held; its localPeer.mu is a
+// leaf, and its event handlers run under broker.mu (read) and must only queue.
 //
 // The counters (stats.go) are atomics, except realmStats.mu and
 // errorCounts.mu, leaves taken during handshakes and for ERRORs only. A

@@ -19,6 +19,9 @@ step "go vet"
 go vet ./...
 
 step "go test -race (unit, conformance, end-to-end and interop tests)"
+# The browser tests (test/browser) keep a screenshot of the console per test here.
+export SWITCHYARD_BROWSER_SCREENSHOTS="${SWITCHYARD_BROWSER_SCREENSHOTS:-${TMPDIR:-/tmp}/switchyard-screenshots}"
+echo "browser test screenshots: $SWITCHYARD_BROWSER_SCREENSHOTS"
 SWITCHYARD_REQUIRE_INTEROP=1 go test -race -count=1 -timeout 20m ./...
 
 step "benchmarks, short mode (so they never rot; figures: docs/PERFORMANCE.md)"

@@ -190,6 +190,9 @@ func (rl *reloader) reload(context.Context) (any, error) {
 	rl.log.Info("config reloaded", "added_realms", res.AddedRealms, "removed_realms", res.RemovedRealms,
 		"killed_sessions", res.KilledSessions, "opened_listeners", res.OpenedListeners,
 		"closed_listeners", res.ClosedListeners, "took", time.Since(start))
+	if rl.srv.bridge != nil {
+		rl.log.Info("the HTTP bridge keeps its tokens, signature keys, webhooks and limits until a restart; roles and permissions apply now")
+	}
 	return res, nil
 }
 

@@ -167,9 +167,6 @@ func (s *server) keyed(key string) bool {
 // WebSocket port register their paths here; nil keeps the WebSocket
 // handler's own answer, 426 Upgrade Required.
 func (s *server) plainHTTP() http.Handler {
-	if !s.console && s.bridge == nil {
-		return nil
-	}
 	mux := http.NewServeMux()
 	if s.console {
 		console.Register(mux)

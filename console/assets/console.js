@@ -16,7 +16,10 @@ let metaTimer = 0;
 
 function text(v) {
   try {
-    return JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? "<" + x.length + " bytes>" : x));
+    return JSON.stringify(v, (_k, x) => {
+      if (x instanceof Uint8Array) return "<" + x.length + " bytes>";
+      return typeof x === "bigint" ? x.toString() : x;
+    });
   } catch (_) {
     return String(v);
   }
@@ -403,6 +406,8 @@ function init() {
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
   $("url").value = params.get("url") || scheme + (location.host || "127.0.0.1:8080") + "/";
   if (params.get("realm")) $("realm").value = params.get("realm");
+  const ser = params.get("serializer");
+  if (ser && [...$("serializer").options].some((o) => o.value === ser)) $("serializer").value = ser;
   const m = params.get("authmethod");
   if (m && [...$("authmethod").options].some((o) => o.value === m)) $("authmethod").value = m;
   if (params.get("authid")) $("authid").value = params.get("authid");

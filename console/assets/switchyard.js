@@ -8,8 +8,10 @@
 //   await session.register("com.example.add", (args) => args[0] + args[1]);
 //   const res = await session.call("com.example.add", [2, 3]); // res.args: [5]
 //
-// Serializer: JSON (subprotocol wamp.2.json), with WAMP's binary rule
-// (a string starting with "\0" carries base64; it becomes a Uint8Array).
+// Serializers: JSON (subprotocol wamp.2.json), with WAMP's binary rule
+// (a string starting with "\0" carries base64; it becomes a Uint8Array),
+// and CBOR (wamp.2.cbor; binary values are byte strings, integers past
+// 2^53 are BigInts). Pass serializer: "cbor" to connect.
 // Authentication: anonymous, ticket, wampcra (plain and salted, HMAC-SHA256
 // and PBKDF2 through WebCrypto) and cryptosign (Ed25519 through WebCrypto,
 // where the browser has it). WebCrypto exists only in secure contexts:
@@ -54,6 +56,8 @@ export class Result {
 
 // ------------------------------------------------------------ serializer
 
+const utf8 = (s) => new TextEncoder().encode(s);
+
 function bytesToBase64(bytes) {
   let s = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
@@ -77,6 +81,12 @@ export const json = Object.freeze({
   encode(msg) {
     return JSON.stringify(msg, (_k, v) => {
       if (v instanceof ArrayBuffer) v = new Uint8Array(v);
+      if (typeof v === "bigint") {
+        if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+          throw new Error("json: " + v + " does not fit a JSON number exactly: use CBOR");
+        }
+        return Number(v);
+      }
       return v instanceof Uint8Array ? "\0" + bytesToBase64(v) : v;
     });
   },
@@ -90,11 +100,345 @@ export const json = Object.freeze({
   },
 });
 
-const serializers = { json };
+// CBOR (RFC 8949), the subset WAMP needs: integers (beyond 2^53 as BigInt),
+// floats (half, single, double), byte and text strings, arrays, maps,
+// booleans and null, definite and indefinite lengths. Tags are read
+// through (their content is kept); maps take string keys (others are
+// turned into strings). Decoding checks every length against the bytes
+// left, bounds nesting, and refuses trailing bytes.
+const CBOR_MAX_DEPTH = 512;
+
+class CborWriter {
+  constructor() {
+    this.buf = new Uint8Array(256);
+    this.len = 0;
+  }
+
+  ensure(n) {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const b = new Uint8Array(size);
+    b.set(this.buf.subarray(0, this.len));
+    this.buf = b;
+  }
+
+  byte(b) {
+    this.ensure(1);
+    this.buf[this.len++] = b;
+  }
+
+  bytes(b) {
+    this.ensure(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  head(major, n) {
+    // n is a non-negative Number (safe integer) or BigInt.
+    const m = major << 5;
+    if (typeof n === "bigint") {
+      if (n < 0x100000000n) {
+        n = Number(n);
+      } else {
+        this.byte(m | 27);
+        this.ensure(8);
+        new DataView(this.buf.buffer).setBigUint64(this.len, n);
+        this.len += 8;
+        return;
+      }
+    }
+    if (n < 24) {
+      this.byte(m | n);
+    } else if (n < 0x100) {
+      this.byte(m | 24);
+      this.byte(n);
+    } else if (n < 0x10000) {
+      this.byte(m | 25);
+      this.byte(n >> 8);
+      this.byte(n & 0xff);
+    } else if (n < 0x100000000) {
+      this.byte(m | 26);
+      this.ensure(4);
+      new DataView(this.buf.buffer).setUint32(this.len, n);
+      this.len += 4;
+    } else {
+      this.byte(m | 27);
+      this.ensure(8);
+      const dv = new DataView(this.buf.buffer);
+      dv.setUint32(this.len, Math.floor(n / 0x100000000));
+      dv.setUint32(this.len + 4, n % 0x100000000);
+      this.len += 8;
+    }
+  }
+
+  value(v, depth) {
+    if (depth > CBOR_MAX_DEPTH) throw new Error("cbor: nesting too deep");
+    if (v === null || v === undefined) return this.byte(0xf6);
+    switch (typeof v) {
+      case "boolean":
+        return this.byte(v ? 0xf5 : 0xf4);
+      case "number":
+        if (Number.isSafeInteger(v)) return v >= 0 ? this.head(0, v) : this.head(1, -1 - v);
+        this.byte(0xfb);
+        this.ensure(8);
+        new DataView(this.buf.buffer).setFloat64(this.len, v);
+        this.len += 8;
+        return;
+      case "bigint":
+        if (v >= 0n) {
+          if (v >= 1n << 64n) throw new Error("cbor: integer out of range");
+          return this.head(0, v);
+        }
+        if (-1n - v >= 1n << 64n) throw new Error("cbor: integer out of range");
+        return this.head(1, -1n - v);
+      case "string": {
+        const b = utf8(v);
+        this.head(3, b.length);
+        return this.bytes(b);
+      }
+      default:
+    }
+    if (v instanceof ArrayBuffer) v = new Uint8Array(v);
+    if (v instanceof Uint8Array) {
+      this.head(2, v.length);
+      return this.bytes(v);
+    }
+    if (Array.isArray(v)) {
+      this.head(4, v.length);
+      for (const x of v) this.value(x, depth + 1);
+      return;
+    }
+    if (typeof v === "object") {
+      const keys = Object.keys(v).filter((k) => v[k] !== undefined);
+      this.head(5, keys.length);
+      for (const k of keys) {
+        this.value(k, depth + 1);
+        this.value(v[k], depth + 1);
+      }
+      return;
+    }
+    throw new Error("cbor: cannot encode a " + typeof v);
+  }
+}
+
+const cborText = new TextDecoder("utf-8", { fatal: true });
+
+class CborReader {
+  constructor(bytes) {
+    this.b = bytes;
+    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = 0;
+  }
+
+  need(n) {
+    if (n > this.b.length - this.pos) throw new Error("cbor: truncated");
+  }
+
+  u8() {
+    this.need(1);
+    return this.b[this.pos++];
+  }
+
+  // arg reads the argument of a head with additional info ai; -1 means
+  // indefinite length.
+  arg(ai) {
+    if (ai < 24) return ai;
+    let v;
+    switch (ai) {
+      case 24: return this.u8();
+      case 25: this.need(2); v = this.dv.getUint16(this.pos); this.pos += 2; return v;
+      case 26: this.need(4); v = this.dv.getUint32(this.pos); this.pos += 4; return v;
+      case 27: {
+        this.need(8);
+        const big = this.dv.getBigUint64(this.pos);
+        this.pos += 8;
+        return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+      }
+      case 31: return -1;
+      default: throw new Error("cbor: reserved additional info " + ai);
+    }
+  }
+
+  length(ai) {
+    const n = this.arg(ai);
+    if (typeof n === "bigint") throw new Error("cbor: length out of range");
+    return n;
+  }
+
+  chunks(major) {
+    // An indefinite-length byte or text string: definite chunks of the same type, then 0xff.
+    const parts = [];
+    let total = 0;
+    for (;;) {
+      const ib = this.u8();
+      if (ib === 0xff) break;
+      if (ib >> 5 !== major || (ib & 31) === 31) throw new Error("cbor: bad chunk in an indefinite string");
+      const n = this.length(ib & 31);
+      this.need(n);
+      parts.push(this.b.subarray(this.pos, this.pos + n));
+      this.pos += n;
+      total += n;
+    }
+    const out = new Uint8Array(total);
+    let off = 0;
+    for (const p of parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return out;
+  }
+
+  value(depth) {
+    if (depth > CBOR_MAX_DEPTH) throw new Error("cbor: nesting too deep");
+    const ib = this.u8();
+    const major = ib >> 5;
+    const ai = ib & 31;
+    switch (major) {
+      case 0: {
+        const n = this.arg(ai);
+        if (n === -1) throw new Error("cbor: indefinite integer");
+        return n;
+      }
+      case 1: {
+        const n = this.arg(ai);
+        if (n === -1) throw new Error("cbor: indefinite integer");
+        if (typeof n === "bigint") return -1n - n;
+        return n < Number.MAX_SAFE_INTEGER ? -1 - n : -1n - BigInt(n);
+      }
+      case 2:
+      case 3: {
+        const n = this.length(ai);
+        let b;
+        if (n === -1) {
+          b = this.chunks(major);
+        } else {
+          this.need(n);
+          b = this.b.slice(this.pos, this.pos + n);
+          this.pos += n;
+        }
+        if (major === 2) return b;
+        try {
+          return cborText.decode(b);
+        } catch (_) {
+          throw new Error("cbor: invalid UTF-8 in a text string");
+        }
+      }
+      case 4: {
+        const n = this.length(ai);
+        const out = [];
+        if (n === -1) {
+          while (this.peekBreak() === false) out.push(this.value(depth + 1));
+          return out;
+        }
+        this.need(n); // each element takes at least one byte
+        for (let i = 0; i < n; i++) out.push(this.value(depth + 1));
+        return out;
+      }
+      case 5: {
+        const n = this.length(ai);
+        const out = {};
+        const entry = () => {
+          const k = this.value(depth + 1);
+          const key = typeof k === "string" ? k : String(k);
+          const v = this.value(depth + 1);
+          if (key === "__proto__") Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+          else out[key] = v;
+        };
+        if (n === -1) {
+          while (this.peekBreak() === false) entry();
+          return out;
+        }
+        this.need(2 * n);
+        for (let i = 0; i < n; i++) entry();
+        return out;
+      }
+      case 6:
+        if (ai === 31) throw new Error("cbor: indefinite tag");
+        this.arg(ai);
+        return this.value(depth + 1);
+      default: // 7
+        switch (ai) {
+          case 20: return false;
+          case 21: return true;
+          case 22:
+          case 23: return null;
+          case 24: this.u8(); return null; // a simple value: no meaning in WAMP
+          case 25: {
+            this.need(2);
+            const h = this.dv.getUint16(this.pos);
+            this.pos += 2;
+            return halfToNumber(h);
+          }
+          case 26: { this.need(4); const f = this.dv.getFloat32(this.pos); this.pos += 4; return f; }
+          case 27: { this.need(8); const f = this.dv.getFloat64(this.pos); this.pos += 8; return f; }
+          case 31: throw new Error("cbor: unexpected break");
+          default:
+            if (ai < 20) return null; // unassigned simple values
+            throw new Error("cbor: reserved simple value " + ai);
+        }
+    }
+  }
+
+  peekBreak() {
+    this.need(1);
+    if (this.b[this.pos] === 0xff) {
+      this.pos++;
+      return true;
+    }
+    return false;
+  }
+}
+
+function halfToNumber(h) {
+  const exp = (h >> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  const sign = h & 0x8000 ? -1 : 1;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant ? NaN : sign * Infinity;
+  return sign * (1024 + mant) * 2 ** (exp - 25);
+}
+
+/** The CBOR serializer (subprotocol wamp.2.cbor): binary frames. */
+export const cbor = Object.freeze({
+  name: "cbor",
+  subprotocol: "wamp.2.cbor",
+  binary: true,
+  encode(msg) {
+    const w = new CborWriter();
+    w.value(msg, 0);
+    return w.buf.slice(0, w.len);
+  },
+  decode(data) {
+    if (typeof data === "string") throw new Error("cbor: text frame on a binary subprotocol");
+    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+    const r = new CborReader(bytes);
+    const msg = r.value(0);
+    if (r.pos !== bytes.length) throw new Error("cbor: " + (bytes.length - r.pos) + " bytes after the message");
+    if (!Array.isArray(msg) || msg.length === 0 || !Number.isInteger(msg[0])) {
+      throw new Error("cbor: a WAMP message is a non-empty array starting with its type");
+    }
+    return msg;
+  },
+  /** decodeValue decodes one complete CBOR item (for tests and tools). */
+  decodeValue(bytes) {
+    const r = new CborReader(bytes);
+    const v = r.value(0);
+    if (r.pos !== bytes.length) throw new Error("cbor: " + (bytes.length - r.pos) + " bytes after the item");
+    return v;
+  },
+  /** encodeValue encodes one value. */
+  encodeValue(v) {
+    const w = new CborWriter();
+    w.value(v, 0);
+    return w.buf.slice(0, w.len);
+  },
+});
+
+const serializers = { json, cbor };
 
 // ------------------------------------------------------------ authentication
 
-const utf8 = (s) => new TextEncoder().encode(s);
 
 function subtle() {
   if (!globalThis.crypto || !globalThis.crypto.subtle) {
@@ -221,6 +565,7 @@ export function connect(opts) {
     let ws;
     try {
       ws = new WebSocket(opts.url, [ser.subprotocol]);
+      ws.binaryType = "arraybuffer";
     } catch (e) {
       reject(new WampError("switchyard.error.connection_failed", [String(e.message || e)]));
       return;

@@ -52,6 +52,7 @@ func TestDeepLinkConnects(t *testing.T) {
 			w, _ := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
 			t.Errorf("at %dx%d the page is %d px wide: it scrolls sideways", size[0], size[1], w)
 		}
+		p.screenshotAs("-" + strconv.FormatInt(size[0], 10))
 	}
 	p.do("restore the viewport", chromedp.EmulateViewport(1280, 800))
 
@@ -230,4 +231,14 @@ func TestCallProgressTimeoutCancel(t *testing.T) {
 	p.fill("call-procedure", "com.example.missing")
 	p.click("call")
 	p.waitText("#call-result", "call failed: wamp.error.no_such_procedure")
+}
+
+// TestConsoleWithAllowedOrigins: restricting browser origins
+// (--ws-allowed-origins) never locks out the console the router serves
+// itself: its own host is always allowed.
+func TestConsoleWithAllowedOrigins(t *testing.T) {
+	r := startRouter(t, "--ws-allowed-origins", "app.example.com")
+	p := newPage(t, r)
+	p.open("?realm=realm1&connect=1")
+	p.waitConnected()
 }

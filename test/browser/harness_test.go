@@ -132,6 +132,7 @@ func startRouter(t *testing.T, extra ...string) *routerProc {
 	args := append([]string{"serve", "--ws", p.addr, "--rawsocket", "", "--log-level", "debug", "--auth-rate-limit=false", "--admin", ""}, extra...)
 	cmd := exec.Command(routerBinary, args...)
 	cmd.Stdout, cmd.Stderr = p.log, p.log
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +281,10 @@ func newPage(t *testing.T, r *routerProc) *page {
 	return p
 }
 
-func (p *page) screenshot() {
+func (p *page) screenshot() { p.screenshotAs("") }
+
+// screenshotAs saves a screenshot named after the test and suffix.
+func (p *page) screenshotAs(suffix string) {
 	buf, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		p.t.Logf("screenshot failed: %v", err)
@@ -289,8 +293,11 @@ func (p *page) screenshot() {
 	dir := os.Getenv(envScreenshots)
 	if dir == "" {
 		dir = p.t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Logf("screenshot: %v", err)
+		return
 	}
-	path := filepath.Join(dir, strings.ReplaceAll(p.t.Name(), "/", "_")+".png")
+	path := filepath.Join(dir, strings.ReplaceAll(p.t.Name(), "/", "_")+suffix+".png")
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
 		p.t.Logf("screenshot: %v", err)
 		return

@@ -74,9 +74,13 @@ func TestConsoleOff(t *testing.T) {
 			}
 			r := startRouter(t, tc.args...)
 			for _, path := range []string{"/", "/switchyard.js"} {
-				resp, _ := httpGet(t, r.httpURL(path))
-				if want := map[bool]int{true: 200, false: 404}[tc.on]; resp.StatusCode != want {
-					t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+				resp, body := httpGet(t, r.httpURL(path))
+				served := resp.StatusCode == http.StatusOK && resp.Header.Get("Content-Security-Policy") != ""
+				if served != tc.on {
+					t.Errorf("GET %s: %d %.80q; console on: %v", path, resp.StatusCode, body, tc.on)
+				}
+				if !tc.on && resp.StatusCode != http.StatusNotFound {
+					t.Errorf("GET %s with the console off: %d", path, resp.StatusCode)
 				}
 			}
 			goClient(t, r, client.Config{})

@@ -30,6 +30,7 @@ func startPythonCallee(t *testing.T, r *routerProc) {
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1")
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
+	dieWithTest(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

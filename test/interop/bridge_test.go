@@ -185,7 +185,8 @@ realms:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := startRouter(t, "--config", path)
+	adminAddr := freeAddrs(t, 1)[0]
+	r := startRouter(t, "--config", path, "--admin", adminAddr)
 	defer r.stop(t)
 	base := "http://" + r.wsAddr
 	api := base + "/api/realm1/"
@@ -384,6 +385,23 @@ realms:
 		for c := range codes {
 			if c != 200 {
 				t.Errorf("held request answered %d", c)
+			}
+		}
+	})
+	t.Run("metrics", func(t *testing.T) {
+		resp, err := http.Get("http://" + adminAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{
+			`switchyard_http_bridge_requests_total{code="429",endpoint="call"} 1`,
+			`switchyard_http_bridge_requests_total{code="200",endpoint="webhook"} 1`,
+			`switchyard_http_bridge_webhook_deliveries_total{hook="com.ci.out",outcome="retried"} 2`,
+		} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("/metrics lacks %s", want)
 			}
 		}
 	})
