@@ -400,3 +400,23 @@ func TestRelayTranscodesMixedSerializers(t *testing.T) {
 		t.Fatalf("call through the relay: %+v, %v", res, err)
 	}
 }
+
+// Subscribers join through SubscriberURLs (here two listeners of one
+// router, as the nodes of a cluster would be) and the run still loses
+// nothing; a bad subscriber URL is an error.
+func TestFanoutSpreadsSubscribers(t *testing.T) {
+	ir := startRouter(t, RouterOptions{})
+	o := &Fanout{Common: Common{Serializer: "msgpack", Count: 100, Duration: 5 * time.Second}, Subscribers: 6, Window: 4,
+		SubscriberURLs: []string{ir.RawSocketURL(), ir.RawSocketURL()}}
+	res, err := o.Run(testContext(t), Target{Label: "router", URL: ir.RawSocketURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := res.Fanout; f.Delivered != 600 || f.Lost != 0 || res.Params["subscriber_urls"] == nil {
+		t.Fatalf("delivered %d, lost %d, params %v", f.Delivered, f.Lost, res.Params)
+	}
+	bad := &Fanout{Common: Common{Count: 10}, Subscribers: 2, SubscriberURLs: []string{"bogus://x"}}
+	if _, err := bad.Run(testContext(t), Target{Label: "router", URL: ir.RawSocketURL()}); err == nil {
+		t.Fatal("a bad subscriber URL was accepted")
+	}
+}

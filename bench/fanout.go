@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,10 @@ type Fanout struct {
 	// Drain bounds the wait for the last events after publishing stops
 	// (default 5s).
 	Drain time.Duration
+	// SubscriberURLs, if set, spread the subscribers over these routers
+	// (round robin) while the publishers use the target's URL: the nodes of
+	// a cluster.
+	SubscriberURLs []string
 }
 
 // Name implements Scenario.
@@ -84,6 +89,19 @@ func (o *Fanout) Run(ctx context.Context, t Target) (*Result, error) {
 		meter: o.Meter, label: t.Label + " fanout", count: o.Count, duration: o.Duration, drain: o.Drain,
 	}
 	defer r.close()
+	subDialers := []*dialer{d}
+	if len(o.SubscriberURLs) > 0 {
+		subDialers = subDialers[:0]
+		for _, u := range o.SubscriberURLs {
+			_, sd, err := o.prepare(ctx, Target{URL: u}, transport.Options{})
+			if err != nil {
+				return nil, err
+			}
+			subDialers = append(subDialers, sd)
+		}
+		res.Params["subscriber_urls"] = strings.Join(o.SubscriberURLs, ",")
+	}
+	r.subDialers = subDialers
 	if err := r.setup(ctx, d, o.Realm, o.Publishers, o.Subscribers, o.SetupTimeout); err != nil {
 		return nil, err
 	}
@@ -151,15 +169,16 @@ type fanSubscriber struct {
 
 // fanRun is one fan-out run; Fanout and Slow share it.
 type fanRun struct {
-	ctx      context.Context
-	window   int
-	payload  []byte
-	topic    spec.URI
-	meter    *Meter
-	label    string
-	count    int64
-	duration time.Duration
-	drain    time.Duration
+	ctx        context.Context
+	subDialers []*dialer // where subscribers join (nil: the target)
+	window     int
+	payload    []byte
+	topic      spec.URI
+	meter      *Meter
+	label      string
+	count      int64
+	duration   time.Duration
+	drain      time.Duration
 	// stop, if set, ends publishing early (Slow: once the stalled
 	// subscriber is gone and enough was published after).
 	stop func(totalSent int64) bool
@@ -181,7 +200,11 @@ func (r *fanRun) setup(ctx context.Context, d *dialer, realm string, pubs, subs 
 	defer cancel()
 	r.subs = make([]*fanSubscriber, subs)
 	err := parallel(setup, subs, 8, func(i int) error {
-		s, err := d.join(setup, realm)
+		sd := d
+		if len(r.subDialers) > 0 {
+			sd = r.subDialers[i%len(r.subDialers)]
+		}
+		s, err := sd.join(setup, realm)
 		if err != nil {
 			return setupError("subscriber", i, err)
 		}

@@ -113,9 +113,11 @@ func benchFanoutCommand() *cli.Command {
 			&cli.IntFlag{Name: "subscribers", Value: 1000, Usage: "subscribing sessions"},
 			&cli.IntFlag{Name: "window", Value: 16, Usage: "publications per publisher not yet received by every subscriber"},
 			&cli.IntFlag{Name: "payload", Value: 16, Usage: "bytes of binary payload per event"},
+			&cli.StringSliceFlag{Name: "subscriber-url", Usage: "spread the subscribers over these routers (the nodes of a cluster; repeatable or comma-separated); publishers use --url"},
 		),
 		Action: func(c *cli.Context) error {
-			return runBench(c, &bench.Fanout{Common: common(c), Publishers: c.Int("publishers"), Subscribers: c.Int("subscribers"), Window: c.Int("window"), Payload: c.Int("payload")})
+			return runBench(c, &bench.Fanout{Common: common(c), Publishers: c.Int("publishers"), Subscribers: c.Int("subscribers"), Window: c.Int("window"), Payload: c.Int("payload"),
+				SubscriberURLs: splitList(c.StringSlice("subscriber-url"))})
 		},
 	}
 }
