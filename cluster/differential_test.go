@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,19 @@ import (
 	"github.com/switchyard/switchyard/spec"
 	"github.com/switchyard/switchyard/transport"
 )
+
+// natsGoroutines counts the goroutines running NATS or cluster code.
+func natsGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "nats-io/") || strings.Contains(g, "switchyard/cluster.(*") {
+			n++
+		}
+	}
+	return n
+}
 
 // joinFunc opens a session on node i of a deployment.
 type joinFunc func(t *testing.T, node int, ser serializer.Serializer) *client.Client
@@ -152,7 +167,12 @@ func pubsubScenario(t *testing.T, join joinFunc) map[string][]string {
 // The same PubSub scenario on one node and on three nodes (subscribers and
 // publisher spread over them) gives the same deliveries.
 func TestDifferentialPubSubOneVersusThreeNodes(t *testing.T) {
+	before := natsGoroutines()
 	want := pubsubScenario(t, singleNode(t))
+	// A router without a cluster runs no NATS and no cluster code.
+	if after := natsGoroutines(); after > before {
+		t.Fatalf("a single-node router started %d NATS or cluster goroutines", after-before)
+	}
 	got := pubsubScenario(t, threeNodes(t))
 	if len(want["exact"]) == 0 || len(want["prefix"]) < 5 {
 		t.Fatalf("the reference run delivered too little to compare: %v", want)

@@ -65,8 +65,22 @@ func (n *Node) heartbeats() {
 		case <-t.C:
 			n.sendHeartbeat()
 			n.reap(time.Now())
+			n.logReachability()
 		}
 	}
+}
+
+// logReachability logs once when the node loses the cluster and once when
+// it has it back; /readyz says the same through Ready.
+func (n *Node) logReachability() {
+	err := n.Err()
+	switch {
+	case err != nil && !n.unreachable:
+		n.log.Error("cluster unreachable: acknowledged publications are refused until it is back", "error", err)
+	case err == nil && n.unreachable:
+		n.log.Info("cluster reachable again")
+	}
+	n.unreachable = err != nil
 }
 
 func (n *Node) sendHeartbeat() {

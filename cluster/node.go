@@ -123,6 +123,8 @@ type Node struct {
 
 	stop chan struct{}
 	done chan struct{} // closed when the heartbeat goroutine ends
+
+	unreachable bool // heartbeat goroutine only: last Err was non-nil
 }
 
 var _ router.Cluster = (*Node)(nil)
