@@ -218,26 +218,32 @@ func (l *link) RemoveInterest(match string, topic spec.URI) {
 }
 
 // Publish sends e once to every node with matching interest. It does not
-// wait: NATS buffers the message and keeps each node's order.
+// wait: NATS buffers the message and keeps each node's order. The peers are
+// chosen under the read lock and sent to outside it, so a NATS connection
+// that pushes back never holds up an interest change.
 func (l *link) Publish(e *router.RemoteEvent, broadcast bool) {
 	n := l.n
-	var data []byte
 	topic := string(e.Topic)
+	var stack [8]string
+	targets := stack[:0]
 	n.mu.RLock()
-	defer n.mu.RUnlock()
 	for _, p := range n.peers {
-		if !broadcast && !p.interested(l.name, topic) {
-			continue
+		if broadcast || p.interested(l.name, topic) {
+			targets = append(targets, p.events)
 		}
-		if data == nil {
-			var err error
-			if data, err = encodeEvent(l.name, e); err != nil {
-				n.log.Warn("cluster: publication not encodable for other nodes", "topic", topic, "error", err)
-				return
-			}
-		}
-		if err := n.nc.Publish(p.events, data); err != nil {
-			n.log.Warn("cluster: publication not sent", "peer", p.name, "topic", topic, "error", err)
+	}
+	n.mu.RUnlock()
+	if len(targets) == 0 {
+		return
+	}
+	data, err := encodeEvent(l.name, e)
+	if err != nil {
+		n.log.Warn("cluster: publication not encodable for other nodes", "topic", topic, "error", err)
+		return
+	}
+	for _, subj := range targets {
+		if err := n.nc.Publish(subj, data); err != nil {
+			n.log.Warn("cluster: publication not sent", "subject", subj, "topic", topic, "error", err)
 		}
 	}
 }
