@@ -14,6 +14,7 @@ func FuzzDecodeControl(f *testing.F) {
 	f.Add((&control{Kind: kindInterest, Name: "n", Token: "t", Seq: 3, Realm: "r", Match: "prefix", Topic: "a.b", Add: true}).encode())
 	f.Add((&control{Kind: kindHeartbeat, Name: "n", Token: "t", Seq: 1}).encode())
 	f.Add([]byte(`{"k":"int","t":"x","m":"bogus"}`))
+	f.Add((&control{Kind: kindJoined, Name: "n", Token: "t", Seq: 4, Realm: "r", Session: 42, AuthID: "a", AuthRole: "b"}).encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeControl(b)
 		if err != nil {
@@ -28,6 +29,7 @@ func FuzzDecodeControl(f *testing.F) {
 func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add((&snapshot{Name: "n", Seq: 2, Interest: []pattern{{Realm: "r", Match: "exact", Topic: "t"}}}).encode())
 	f.Add([]byte(`{"i":[{"r":""}]}`))
+	f.Add((&snapshot{Name: "n", Seq: 2, Sessions: []snapSession{{Realm: "r", ID: 5, AuthID: "a", AuthRole: "b"}}}).encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := decodeSnapshot(b)
 		if err != nil {

@@ -4,6 +4,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/spec"
 )
 
 // Membership. Every node publishes a heartbeat on the control subject every
@@ -26,6 +29,24 @@ type peer struct {
 	seq      uint64 // of its interest changes applied here
 	lastSeen time.Time
 	interest map[string]*interestSet // by realm
+	sessions map[string]map[spec.ID]router.RemoteSession // by realm: its sessions
+}
+
+// setSession records a session joining (add) or leaving the peer.
+func (p *peer) setSession(realm string, rs router.RemoteSession, add bool) {
+	m := p.sessions[realm]
+	if m == nil {
+		if !add {
+			return
+		}
+		m = make(map[spec.ID]router.RemoteSession)
+		p.sessions[realm] = m
+	}
+	if add {
+		m[rs.ID] = rs
+	} else {
+		delete(m, rs.ID)
+	}
 }
 
 func (n *Node) subscribe() error {
@@ -110,16 +131,37 @@ func (n *Node) reap(now time.Time) {
 	n.mu.Unlock()
 	for _, p := range gone {
 		n.log.Warn("cluster: node gone silent, taken as failed", "peer", p.name, "after", n.opts.FailAfter)
+		n.sessionsLost(p)
+	}
+}
+
+// sessionsLost says wamp.session.on_leave, to this node's subscribers, for
+// every session of a node that died. Called under no lock.
+func (n *Node) sessionsLost(p *peer) {
+	for realm, m := range p.sessions {
+		n.mu.RLock()
+		l := n.realms[spec.URI(realm)]
+		n.mu.RUnlock()
+		if l == nil || len(m) == 0 {
+			continue
+		}
+		lost := make([]router.RemoteSession, 0, len(m))
+		for _, rs := range m {
+			lost = append(lost, rs)
+		}
+		l.realm.SessionsLost(lost)
 	}
 }
 
 // dropPeerLocked forgets a peer and releases the interest changes waiting
 // for its acknowledgement. Called with n.mu held.
-func (n *Node) dropPeerLocked(token string) {
+func (n *Node) dropPeerLocked(token string) *peer {
+	p := n.peers[token]
 	delete(n.peers, token)
 	for _, w := range n.waiters {
 		w.ackLocked(token)
 	}
+	return p
 }
 
 // onControl handles a heartbeat, an interest change or a goodbye.
@@ -142,7 +184,7 @@ func (n *Node) onControl(m *nats.Msg) {
 			n.log.Info("cluster: node left", "peer", c.Name)
 		}
 		return
-	case kindHeartbeat, kindInterest:
+	case kindHeartbeat, kindInterest, kindJoined, kindLeft:
 	default:
 		return
 	}
@@ -157,6 +199,9 @@ func (n *Node) onControl(m *nats.Msg) {
 		fresh = true
 	case c.Kind == kindInterest && c.Seq == p.seq+1:
 		p.apply(c.Realm, c.Match, c.Topic, c.Add)
+		p.seq = c.Seq
+	case (c.Kind == kindJoined || c.Kind == kindLeft) && c.Seq == p.seq+1:
+		p.setSession(c.Realm, router.RemoteSession{ID: spec.ID(c.Session), AuthID: c.AuthID, AuthRole: c.AuthRole}, c.Kind == kindJoined)
 		p.seq = c.Seq
 	case c.Seq > p.seq:
 		fresh = true // missed a change: start again from a snapshot
@@ -184,8 +229,14 @@ func (n *Node) fetchSnapshot(token, name string) bool {
 		n.log.Warn("cluster: malformed snapshot dropped", "peer", name, "error", err)
 		return false
 	}
+	var replaced []*peer
+	defer func() {
+		for _, old := range replaced {
+			n.sessionsLost(old)
+		}
+	}()
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	defer n.mu.Unlock() // runs before the sessionsLost above
 	if n.closed {
 		return false
 	}
@@ -197,15 +248,18 @@ func (n *Node) fetchSnapshot(token, name string) bool {
 		// A node restarted under the same name: its old incarnation is gone.
 		for tok, old := range n.peers {
 			if old.name == snap.Name {
-				n.dropPeerLocked(tok)
+				replaced = append(replaced, n.dropPeerLocked(tok))
 			}
 		}
 		n.log.Info("cluster: node joined", "peer", snap.Name)
 	}
 	p = &peer{name: snap.Name, token: token, events: n.subj.eventsOf(token), seq: snap.Seq, lastSeen: time.Now(),
-		interest: make(map[string]*interestSet)}
+		interest: make(map[string]*interestSet), sessions: make(map[string]map[spec.ID]router.RemoteSession)}
 	for _, it := range snap.Interest {
 		p.apply(it.Realm, it.Match, it.Topic, true)
+	}
+	for _, ss := range snap.Sessions {
+		p.setSession(ss.Realm, router.RemoteSession{ID: spec.ID(ss.ID), AuthID: ss.AuthID, AuthRole: ss.AuthRole}, true)
 	}
 	n.peers[token] = p
 	return true
@@ -218,7 +272,23 @@ func (n *Node) onSnapshotRequest(m *nats.Msg) {
 	for k := range n.local {
 		snap.Interest = append(snap.Interest, pattern{Realm: k.realm, Match: k.match, Topic: k.topic})
 	}
+	links := make([]*link, 0, len(n.realms))
+	for _, l := range n.realms {
+		links = append(links, l)
+	}
 	n.mu.RUnlock()
+	// Sessions are read after the sequence number, outside n.mu (lock
+	// order: a realm's locks are never taken under it). A session change
+	// racing with this is in the list or not, and its own message, with a
+	// later sequence number, settles it.
+	for _, l := range links {
+		for _, d := range l.realm.LocalSessions() {
+			id, _ := spec.AsID(d["session"])
+			authID, _ := d["authid"].(string)
+			authRole, _ := d["authrole"].(string)
+			snap.Sessions = append(snap.Sessions, snapSession{Realm: l.name, ID: uint64(id), AuthID: authID, AuthRole: authRole})
+		}
+	}
 	_ = m.Respond(snap.encode())
 }
 

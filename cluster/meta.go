@@ -99,3 +99,24 @@ func (l *link) RemoteSessions() []spec.Dict {
 	wg.Wait()
 	return out
 }
+
+// SessionJoined implements router.ClusterLink.
+func (l *link) SessionJoined(id spec.ID, authID, authRole string) {
+	l.sessionChange(&control{Kind: kindJoined, Realm: l.name, Session: uint64(id), AuthID: authID, AuthRole: authRole})
+}
+
+// SessionLeft implements router.ClusterLink.
+func (l *link) SessionLeft(id spec.ID) {
+	l.sessionChange(&control{Kind: kindLeft, Realm: l.name, Session: uint64(id)})
+}
+
+func (l *link) sessionChange(c *control) {
+	n := l.n
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.seq++
+	c.Name, c.Token, c.Seq = n.opts.Name, n.token, n.seq
+	if err := n.nc.Publish(n.subj.control, c.encode()); err != nil {
+		n.log.Warn("cluster: session change not announced", "error", err)
+	}
+}

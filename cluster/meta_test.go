@@ -3,6 +3,7 @@ package cluster
 import (
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
@@ -62,4 +63,47 @@ func TestSessionMetaIsClusterWide(t *testing.T) {
 	if _, err := caller.Call(ctxT(t), "wamp.session.get", spec.List{int64(12345)}, nil, nil); err == nil {
 		t.Fatal("wamp.session.get of an unknown session succeeded")
 	}
+}
+
+// The sessions of a node killed without a word leave the meta API: every
+// other node says wamp.session.on_leave for them to its subscribers, and
+// wamp.session.count no longer counts them.
+func TestKilledNodesSessionsLeave(t *testing.T) {
+	nodes := startCluster(t, 3)
+	watcher := nodes[0].join(serializer.JSON)
+	leaves := subscribe(t, watcher, "wamp.session.on_leave", nil)
+	victim := nodes[2].join(serializer.CBOR)
+	victimID := victim.ID()
+	survivor := nodes[1].join(serializer.JSON)
+	// Wait until node1 knows the victim (it joined after the snapshot).
+	deadline := time.Now().Add(2 * time.Second)
+	for !knowsSession(nodes[0].node, victimID) {
+		if time.Now().After(deadline) {
+			t.Fatal("node1 never learned of the session on node3")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	nodes[2].kill()
+	evs := leaves.wait(t, 1)
+	if id, _ := spec.AsID(evs[0].Arguments[0]); id != victimID || evs[0].Arguments[2] != "anonymous" {
+		t.Fatalf("on_leave %v, want session %d", evs[0].Arguments, victimID)
+	}
+	res, err := survivor.Call(ctxT(t), "wamp.session.count", nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := spec.AsInt(res.Arguments[0]); n != 2 {
+		t.Fatalf("wamp.session.count after the kill = %v, want 2", res.Arguments)
+	}
+}
+
+func knowsSession(n *Node, id spec.ID) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, p := range n.peers {
+		if _, ok := p.sessions["realm1"][id]; ok {
+			return true
+		}
+	}
+	return false
 }

@@ -25,6 +25,8 @@ const (
 	kindInterest  = "int"
 	kindBye       = "bye"
 	kindAck       = "ack"
+	kindJoined    = "sj" // a session joined the sending node
+	kindLeft      = "sl" // a session left it
 )
 
 // control is a heartbeat, an interest change, an acknowledgement or a
@@ -38,6 +40,10 @@ type control struct {
 	Match string `json:"m,omitempty"`
 	Topic string `json:"u,omitempty"`
 	Add   bool   `json:"a,omitempty"`
+	// Session, AuthID and AuthRole identify a session that joined or left.
+	Session  uint64 `json:"i,omitempty"`
+	AuthID   string `json:"ai,omitempty"`
+	AuthRole string `json:"ar,omitempty"`
 }
 
 func (c *control) encode() []byte {
@@ -56,6 +62,9 @@ func decodeControl(b []byte) (*control, error) {
 	if c.Kind == kindInterest && (c.Realm == "" || !validMatch(c.Match)) {
 		return nil, errors.New("cluster: interest change without realm or with an unknown match policy")
 	}
+	if (c.Kind == kindJoined || c.Kind == kindLeft) && (c.Realm == "" || c.Session == 0 || c.Session > uint64(spec.MaxID)) {
+		return nil, errors.New("cluster: session change without realm or with a bad session ID")
+	}
 	return &c, nil
 }
 
@@ -65,9 +74,17 @@ func validMatch(m string) bool {
 
 // snapshot is a node's whole interest.
 type snapshot struct {
-	Name     string    `json:"n"`
-	Seq      uint64    `json:"s"`
-	Interest []pattern `json:"i"`
+	Name     string        `json:"n"`
+	Seq      uint64        `json:"s"`
+	Interest []pattern     `json:"i"`
+	Sessions []snapSession `json:"ss,omitempty"`
+}
+
+type snapSession struct {
+	Realm    string `json:"r"`
+	ID       uint64 `json:"i"`
+	AuthID   string `json:"ai"`
+	AuthRole string `json:"ar"`
 }
 
 type pattern struct {
@@ -89,6 +106,11 @@ func decodeSnapshot(b []byte) (*snapshot, error) {
 	for _, p := range s.Interest {
 		if p.Realm == "" || !validMatch(p.Match) {
 			return nil, errors.New("cluster: snapshot pattern without realm or with an unknown match policy")
+		}
+	}
+	for _, ss := range s.Sessions {
+		if ss.Realm == "" || ss.ID == 0 || ss.ID > uint64(spec.MaxID) {
+			return nil, errors.New("cluster: snapshot session without realm or with a bad ID")
 		}
 	}
 	return &s, nil

@@ -44,6 +44,31 @@ type ClusterLink interface {
 	// procedures. It waits a bounded time; nodes that do not answer in time
 	// are left out. Called under no lock.
 	RemoteSessions() []spec.Dict
+	// SessionJoined and SessionLeft tell the other nodes of this node's
+	// sessions, so that they can say wamp.session.on_leave for them if this
+	// node dies. Called under no lock.
+	SessionJoined(id spec.ID, authID, authRole string)
+	SessionLeft(id spec.ID)
+}
+
+// SessionsLost publishes wamp.session.on_leave to this node's subscribers
+// for sessions of another node that the cluster lost (the node died). Other
+// nodes do the same for their own subscribers, so it is never forwarded.
+func (realm *Realm) SessionsLost(sessions []RemoteSession) {
+	for _, s := range sessions {
+		realm.DeliverRemote(&RemoteEvent{
+			Publication: spec.GlobalID(),
+			Topic:       "wamp.session.on_leave",
+			Options:     spec.Dict{},
+			Arguments:   spec.List{int64(s.ID), s.AuthID, s.AuthRole},
+		})
+	}
+}
+
+// RemoteSession identifies a session of another node.
+type RemoteSession struct {
+	ID               spec.ID
+	AuthID, AuthRole string
 }
 
 // LocalSessions returns the details of the realm's sessions on this node,

@@ -98,6 +98,9 @@ func (realm *Realm) leave(s *session) {
 	realm.mu.Lock()
 	delete(realm.sessions, s.id)
 	realm.mu.Unlock()
+	if realm.cluster != nil {
+		realm.cluster.SessionLeft(s.id)
+	}
 	realm.emit(realm.broker.removeSession(s))
 	realm.emit(realm.dealer.removeSession(s))
 	realm.publishTestaments(s)

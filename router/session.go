@@ -164,6 +164,9 @@ func (c *conn) handshake(ctx context.Context, afterGoodbye bool) *session {
 	realm.stats.countOpened(c.peer.Info().Transport)
 	s.send(&spec.Welcome{Session: s.id, Details: realm.welcomeDetails(s)})
 	s.logger().Debug("session joined", "authid", s.AuthID, "authrole", s.AuthRole)
+	if realm.cluster != nil {
+		realm.cluster.SessionJoined(s.id, s.AuthID, s.AuthRole)
+	}
 	realm.emit([]metaEvent{{"wamp.session.on_join", spec.List{s.details()}}})
 	return s
 }
