@@ -28,7 +28,7 @@ type peer struct {
 	events   string // its events subject
 	seq      uint64 // of its interest changes applied here
 	lastSeen time.Time
-	interest map[string]*interestSet // by realm
+	interest map[string]*interestSet                     // by realm
 	sessions map[string]map[spec.ID]router.RemoteSession // by realm: its sessions
 }
 
