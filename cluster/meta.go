@@ -120,3 +120,16 @@ func (l *link) sessionChange(c *control) {
 		n.log.Warn("cluster: session change not announced", "error", err)
 	}
 }
+
+// SessionKnown implements router.ClusterLink.
+func (l *link) SessionKnown(id spec.ID) bool {
+	n := l.n
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, p := range n.peers {
+		if _, ok := p.sessions[l.name][id]; ok {
+			return true
+		}
+	}
+	return false
+}

@@ -107,3 +107,21 @@ func knowsSession(n *Node, id spec.ID) bool {
 	}
 	return false
 }
+
+// A node does not give a new session the ID of a session it knows on
+// another node.
+func TestSessionKnownAcrossNodes(t *testing.T) {
+	nodes := startCluster(t, 2)
+	c := nodes[1].join(serializer.JSON)
+	deadline := time.Now().Add(2 * time.Second)
+	for !knowsSession(nodes[0].node, c.ID()) {
+		if time.Now().After(deadline) {
+			t.Fatal("node1 never learned of the session on node2")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	l := nodes[0].node.realms["realm1"]
+	if !l.SessionKnown(c.ID()) || l.SessionKnown(c.ID()+1) {
+		t.Fatal("SessionKnown does not reflect the other node's sessions")
+	}
+}

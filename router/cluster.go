@@ -49,6 +49,9 @@ type ClusterLink interface {
 	// node dies. Called under no lock.
 	SessionJoined(id spec.ID, authID, authRole string)
 	SessionLeft(id spec.ID)
+	// SessionKnown reports whether another node has a session with this ID
+	// in the realm. Called with Realm.mu held: it must not call back.
+	SessionKnown(id spec.ID) bool
 }
 
 // SessionsLost publishes wamp.session.on_leave to this node's subscribers

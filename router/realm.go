@@ -83,8 +83,9 @@ func (realm *Realm) join(s *session) bool {
 		return false
 	}
 	// Session IDs are random over 2^53: a collision is astronomically rare,
-	// but two sessions must never share one.
-	for realm.sessions[s.id] != nil {
+	// but two sessions must never share one, on this node or (as far as
+	// this node knows) on another node of its cluster.
+	for realm.sessions[s.id] != nil || (realm.cluster != nil && realm.cluster.SessionKnown(s.id)) {
 		s.id = spec.GlobalID()
 	}
 	realm.sessions[s.id] = s
