@@ -46,7 +46,7 @@ func fastOptions(name string) Options {
 		Name:              name,
 		Listen:            "127.0.0.1:0",
 		HeartbeatInterval: 100 * time.Millisecond,
-		FailAfter:         400 * time.Millisecond,
+		FailAfter:         1500 * time.Millisecond, // generous: the full suite loads the machine
 		AckTimeout:        2 * time.Second,
 		Logger:            testLogger(),
 	}
