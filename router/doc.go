@@ -27,7 +27,13 @@
 // across I/O: Peer.Send only appends to a queue. Authentication runs before a
 // session exists, under no lock. A dynamic authorizer's call (through the
 // realm's internal session) waits with Realm.routeMu held shared and nothing
-// else, so a shutdown waits at most for that call's timeout. A LocalSession
+// else, so a shutdown waits at most for that call's timeout.
+//
+// A realm's ClusterLink (nil on a single node) takes its own lock below
+// Realm.mu and broker.mu (SessionKnown is called under Realm.mu,
+// RemoveInterest under broker.mu) and never calls back into the realm while
+// holding it; AddInterest, Publish and the session meta calls run under no
+// realm lock but Realm.routeMu held shared. A LocalSession
 // (the HTTP bridge's) routes its requests under Realm.routeMu shared, like a
 // reader, but waits for the answers with no lock held; its localPeer.mu is a
 // leaf, and its event handlers run under broker.mu (read) and must only queue.
