@@ -313,3 +313,48 @@ func TestSubscriberOnFreshNode(t *testing.T) {
 	}
 	b.wait(t, 1)
 }
+
+// A node whose only route drops refuses acknowledged publications and says
+// so in Ready; when the route comes back (the other node restarted on the
+// same address) it heals by itself and events flow again.
+func TestRouteLossHeals(t *testing.T) {
+	a := startNode(t, fastOptions("a"))
+	addr := a.node.ClusterAddr()
+	bOpts := fastOptions("b")
+	bOpts.Routes = []string{"nats://" + addr}
+	b := startNode(t, bOpts)
+	waitMesh(t, []*testNode{a, b})
+	pub := b.join(serializer.JSON)
+
+	a.kill()
+	deadline := time.Now().Add(5 * time.Second)
+	for b.node.Err() == nil || b.node.Ready() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("b still reports the cluster reachable after its only route dropped")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	err := publish(t, pub, "t", nil, spec.Dict{"acknowledge": true})
+	var we *client.Error
+	if !errors.As(err, &we) || we.URI != router.ErrClusterUnreachable {
+		t.Fatalf("acknowledged publish without a route: %v, want %s", err, router.ErrClusterUnreachable)
+	}
+
+	aOpts := fastOptions("a")
+	aOpts.Listen = addr
+	again := startNode(t, aOpts)
+	waitMesh(t, []*testNode{again, b})
+	for b.node.Err() != nil {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatalf("b did not heal: %v", b.node.Err())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	in := subscribe(t, again.join(serializer.JSON), "t", nil)
+	if err := publish(t, pub, "t", spec.List{"healed"}, ack); err != nil {
+		t.Fatal(err)
+	}
+	if evs := in.wait(t, 1); evs[0].Arguments[0] != "healed" {
+		t.Fatalf("after healing got %v", evs[0].Arguments)
+	}
+}
