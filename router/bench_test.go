@@ -41,7 +41,7 @@ func benchSession(b *testing.B, realm *Realm, ser serializer.Serializer) (*sessi
 	peer := newDiscardPeer(ser)
 	c := &conn{router: realm.router, peer: peer}
 	hello := &spec.Hello{Realm: realm.name, Details: spec.Dict{"roles": spec.Dict{"caller": spec.Dict{}, "callee": spec.Dict{}, "publisher": spec.Dict{}, "subscriber": spec.Dict{}}}}
-	s := newSession(c, realm, hello.Details["roles"].(map[string]any), auth.Identity{AuthID: "bench", AuthRole: "anonymous"})
+	s := newSession(c, realm, hello.Details["roles"].(map[string]any), auth.Identity{AuthID: "bench", AuthRole: "anonymous"}, spec.GlobalID())
 	if !realm.join(s) {
 		b.Fatal("join failed")
 	}

@@ -72,7 +72,7 @@ func (realm *Realm) internalSession() (*session, *internalPeer) {
 		c := &conn{router: realm.router, peer: peer}
 		hello := &spec.Hello{Realm: realm.name, Details: spec.Dict{"roles": spec.Dict{spec.RoleCaller: spec.Dict{}}}}
 		realm.internal = newSession(c, realm, hello.Details["roles"].(map[string]any),
-			auth.Identity{AuthID: "switchyard", AuthRole: "switchyard", AuthMethod: "internal", AuthProvider: "switchyard"})
+			auth.Identity{AuthID: "switchyard", AuthRole: "switchyard", AuthMethod: "internal", AuthProvider: "switchyard"}, spec.GlobalID())
 		realm.internal.trusted = true
 		realm.internalPeer = peer
 	})

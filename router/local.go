@@ -68,7 +68,7 @@ func (realm *Realm) OpenLocalSession(o LocalSessionOptions) (*LocalSession, erro
 	if id.AuthProvider == "" {
 		id.AuthProvider = "switchyard"
 	}
-	s := newSession(c, realm, roles, id)
+	s := newSession(c, realm, roles, id, spec.GlobalID())
 	s.trusted = o.Trusted
 	return &LocalSession{s: s, peer: peer}, nil
 }

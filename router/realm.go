@@ -161,10 +161,7 @@ func (realm *Realm) welcomeDetails(s *session) spec.Dict {
 		"authrole":     s.AuthRole,
 		"authmethod":   s.AuthMethod,
 		"authprovider": s.AuthProvider,
-		"roles": spec.Dict{
-			spec.RoleBroker: spec.Dict{"features": featureDict(brokerFeatures)},
-			spec.RoleDealer: spec.Dict{"features": featureDict(dealerFeatures)},
-		},
+		"roles":        routerRoles,
 	}
 	if s.AuthExtra != nil {
 		d["authextra"] = s.AuthExtra
@@ -202,6 +199,15 @@ var (
 		spec.FeaturePayloadPassthruMode,
 	}
 )
+
+// routerRoles is WELCOME.Details.roles, the same for every session: built
+// once rather than as four maps per session (a connect-cycle profile showed
+// them among the handshake's largest allocations). Read-only: encoders only
+// read it, and nothing may modify it.
+var routerRoles = spec.Dict{
+	spec.RoleBroker: spec.Dict{"features": featureDict(brokerFeatures)},
+	spec.RoleDealer: spec.Dict{"features": featureDict(dealerFeatures)},
+}
 
 func featureDict(names []string) spec.Dict {
 	d := make(spec.Dict, len(names))

@@ -151,8 +151,7 @@ func (c *conn) handshake(ctx context.Context, afterGoodbye bool) *session {
 		c.send(refusal)
 		return nil
 	}
-	s := newSession(c, realm, roles, id)
-	s.id = sessionID
+	s := newSession(c, realm, roles, id, sessionID)
 	if !realm.join(s) {
 		c.abort(spec.CloseSystemShutdown, "realm closing")
 		return nil
@@ -163,7 +162,9 @@ func (c *conn) handshake(ctx context.Context, afterGoodbye bool) *session {
 	r.stats.SessionsOpened.Add(1)
 	realm.stats.countOpened(c.peer.Info().Transport)
 	s.send(&spec.Welcome{Session: s.id, Details: realm.welcomeDetails(s)})
-	s.logger().Debug("session joined", "authid", s.AuthID, "authrole", s.AuthRole)
+	if s.logs(slog.LevelDebug) {
+		s.logger().Debug("session joined", "authid", s.AuthID, "authrole", s.AuthRole)
+	}
 	if realm.cluster != nil {
 		realm.cluster.SessionJoined(s.id, s.AuthID, s.AuthRole)
 	}
@@ -233,9 +234,9 @@ type session struct {
 	testaments map[string][]testament
 }
 
-func newSession(c *conn, realm *Realm, roles spec.Dict, id auth.Identity) *session {
+func newSession(c *conn, realm *Realm, roles spec.Dict, id auth.Identity, sessionID spec.ID) *session {
 	s := &session{
-		id:       spec.GlobalID(),
+		id:       sessionID,
 		conn:     c,
 		peer:     c.peer,
 		ser:      c.peer.Serializer(),
@@ -257,7 +258,7 @@ func (s *session) run(ctx context.Context) (reuse bool) {
 			var pe *spec.ProtocolError
 			if errors.As(err, &pe) {
 				s.violation(pe.Reason)
-			} else if !s.closing.Load() {
+			} else if !s.closing.Load() && s.logs(slog.LevelInfo) {
 				s.logger().Info("session left: transport closed", "error", err)
 			}
 			return false
@@ -302,7 +303,9 @@ func (s *session) handle(m spec.Message) (next, reuse bool) {
 		// the session remains in the realm.
 		s.leave()
 		s.send(&spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseGoodbyeAndOut})
-		s.logger().Info("session left", "reason", m.Reason)
+		if s.logs(slog.LevelInfo) {
+			s.logger().Info("session left", "reason", m.Reason)
+		}
 		return false, true
 	case *spec.Abort:
 		s.logger().Info("session aborted by peer", "reason", m.Reason)
@@ -470,6 +473,15 @@ func announcedFeatures(roles spec.Dict) featureSet {
 func (c *conn) logger() *slog.Logger {
 	info := c.peer.Info()
 	return c.router.log.With("remote", info.RemoteAddr, "transport", info.Transport)
+}
+
+// logs reports whether the router logs at level. The lines every session
+// writes (joined, left) check it first: building the session's logger costs
+// two handler clones and their attributes, per session, even when the line
+// is then dropped (a connect-cycle profile showed slog's With among the
+// handshake's largest costs under --log-level warn).
+func (s *session) logs(level slog.Level) bool {
+	return s.realm.router.log.Enabled(context.Background(), level)
 }
 
 // logger returns the session's logger, built on use like conn.logger.
