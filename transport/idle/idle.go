@@ -46,7 +46,9 @@ package idle
 
 import (
 	"errors"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -54,6 +56,44 @@ import (
 // DefaultPeriod is the sweep period used when NewGroup is given 0: a
 // connection that reads nothing for between one and two periods is parked.
 const DefaultPeriod = time.Second
+
+// Returning memory. Sessions open in bursts (a fleet reconnecting after a
+// restart): while they open, each has a reader with a live stack and leaves
+// handshake garbage, and the heap grows to hold the burst. Parked, they
+// need a fraction of it, but the runtime gives freed memory back to the
+// operating system only slowly, after later collections: for minutes the
+// process would look as large as at the peak. So once at least
+// releaseAfter more connections are parked than at the last release, the
+// sweeper returns the freed memory at once (a collection and a scavenge,
+// some milliseconds), at most once per releaseGap in the whole process.
+// A steady churn of sessions parking and waking does not raise the parked
+// count and never triggers it.
+const (
+	releaseAfter = 1000
+	releaseGap   = 10 * time.Second
+)
+
+// lastRelease is when the process last returned memory (Unix nanoseconds),
+// shared by every Group.
+var lastRelease atomic.Int64
+
+// maybeRelease returns freed memory to the operating system when parked
+// has grown by releaseAfter since *base; see releaseAfter.
+func maybeRelease(parked int, base *int) {
+	if parked < *base {
+		*base = parked
+	}
+	if parked-*base < releaseAfter {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := lastRelease.Load()
+	if now-last < int64(releaseGap) || !lastRelease.CompareAndSwap(last, now) {
+		return
+	}
+	*base = parked
+	debug.FreeOSMemory()
+}
 
 // ErrNotRunning is returned by Park when the Group has no poller: it was
 // closed, it watches no connection, or the platform cannot park.
@@ -266,6 +306,7 @@ func (g *Group) sweep(in *instance) {
 	tick := time.NewTicker(g.period)
 	defer tick.Stop()
 	var batch []Conn
+	base := 0 // parked connections at the last release
 	for {
 		select {
 		case <-in.stop:
@@ -293,7 +334,9 @@ func (g *Group) sweep(in *instance) {
 		for c := range g.conns {
 			batch = append(batch, c)
 		}
+		parked := len(g.parked) // parked after the previous sweep's kicks
 		g.mu.Unlock()
+		maybeRelease(parked, &base)
 		for _, c := range batch {
 			if c.Quiet() {
 				c.Park()
