@@ -65,11 +65,14 @@ const DefaultPeriod = time.Second
 // process would look as large as at the peak. So once at least
 // releaseAfter more connections are parked than at the last release, the
 // sweeper returns the freed memory at once (a collection and a scavenge,
-// some milliseconds), at most once per releaseGap in the whole process.
+// some milliseconds), at most once per releaseGap in the whole process,
+// and only once the burst is over (fewer than releaseBusy connections
+// arrived during the last period), so that one release covers it all.
 // A steady churn of sessions parking and waking does not raise the parked
 // count and never triggers it.
 const (
 	releaseAfter = 1000
+	releaseBusy  = 100
 	releaseGap   = 10 * time.Second
 )
 
@@ -78,12 +81,13 @@ const (
 var lastRelease atomic.Int64
 
 // maybeRelease returns freed memory to the operating system when parked
-// has grown by releaseAfter since *base; see releaseAfter.
-func maybeRelease(parked int, base *int) {
+// has grown by releaseAfter since *base and fewer than releaseBusy
+// connections were added during the last period; see releaseAfter.
+func maybeRelease(parked, added int, base *int) {
 	if parked < *base {
 		*base = parked
 	}
-	if parked-*base < releaseAfter {
+	if parked-*base < releaseAfter || added >= releaseBusy {
 		return
 	}
 	now := time.Now().UnixNano()
@@ -132,6 +136,7 @@ type Group struct {
 	conns  map[Conn]struct{}
 	parked map[int]parkedConn // by descriptor
 	gen    uint32
+	added  int       // connections watched since the last sweep
 	run    *instance // nil when no goroutine runs
 	closed bool
 }
@@ -177,6 +182,7 @@ func (g *Group) Watch(c Conn) {
 		return
 	}
 	g.conns[c] = struct{}{}
+	g.added++
 	if g.run == nil {
 		p, err := newPoller()
 		if err != nil {
@@ -335,8 +341,10 @@ func (g *Group) sweep(in *instance) {
 			batch = append(batch, c)
 		}
 		parked := len(g.parked) // parked after the previous sweep's kicks
+		added := g.added
+		g.added = 0
 		g.mu.Unlock()
-		maybeRelease(parked, &base)
+		maybeRelease(parked, added, &base)
 		for _, c := range batch {
 			if c.Quiet() {
 				c.Park()

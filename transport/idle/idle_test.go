@@ -217,3 +217,31 @@ func TestGoroutinesFollowConns(t *testing.T) {
 		t.Fatalf("Watch after Close started goroutines")
 	}
 }
+
+// TestReleasePolicy: freed memory is returned once a burst of connections
+// has parked and stopped arriving, not during the burst, not for churn.
+func TestReleasePolicy(t *testing.T) {
+	lastRelease.Store(0)
+	base := 0
+	maybeRelease(999, 0, &base)
+	if base != 0 {
+		t.Fatal("released below releaseAfter")
+	}
+	maybeRelease(1500, releaseBusy, &base)
+	if base != 0 {
+		t.Fatal("released while connections still arrive")
+	}
+	maybeRelease(1500, 0, &base)
+	if base != 1500 || lastRelease.Load() == 0 {
+		t.Fatalf("no release after the burst (base %d)", base)
+	}
+	maybeRelease(2400, 0, &base) // +900: not enough
+	if base != 1500 {
+		t.Fatal("released for less than releaseAfter")
+	}
+	maybeRelease(200, 0, &base) // sessions woke or left
+	maybeRelease(1300, 0, &base)
+	if base != 200 {
+		t.Fatal("released within releaseGap of the last release")
+	}
+}
