@@ -65,15 +65,16 @@ const DefaultPeriod = time.Second
 // process would look as large as at the peak. So once at least
 // releaseAfter more connections are parked than at the last release, the
 // sweeper returns the freed memory at once (a collection and a scavenge,
-// some milliseconds), at most once per releaseGap in the whole process,
-// and only once the burst is over (fewer than releaseBusy connections
-// arrived during the last period), so that one release covers it all.
-// A steady churn of sessions parking and waking does not raise the parked
-// count and never triggers it.
+// some milliseconds) once the burst is over (fewer than releaseBusy
+// connections arrived during the last period), so that one release covers
+// it all. A steady churn of sessions parking and waking does not raise the
+// parked count and never triggers it, and arrivals slower than releaseBusy
+// per period trigger at most one release per releaseAfter sessions;
+// releaseGap only keeps several Groups from releasing together.
 const (
 	releaseAfter = 1000
 	releaseBusy  = 100
-	releaseGap   = 10 * time.Second
+	releaseGap   = 2 * time.Second
 )
 
 // lastRelease is when the process last returned memory (Unix nanoseconds),
