@@ -51,7 +51,9 @@ type ServerOptions struct {
 //
 // Each connection runs in its own goroutine, which performs the handshake
 // and then calls ServePeer; the peer's writer is the connection's second
-// goroutine. All methods are safe for concurrent use.
+// goroutine, running only while there is something to write. An idle
+// connection (TCP or Unix socket) is parked after ParkIdle: it then holds
+// no goroutine at all until input arrives (see package transport/idle). All methods are safe for concurrent use.
 //
 // Lock order: Server.mu → the peer's locks.
 type Server struct {
@@ -165,7 +167,9 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // ServeConn serves one connection in the calling goroutine: the handshake,
 // then the Handler's ServePeer. It returns when the session is over and the
-// connection closed. The one-port listener uses it for connections whose
+// connection closed, or when the handler returned because the idle
+// connection was parked (see transport.Parker): then a fresh goroutine
+// serves the connection once input arrives. The one-port listener uses it for connections whose
 // first byte was 0x7F (still unread in c).
 func (s *Server) ServeConn(c net.Conn) {
 	if !s.track(c) {
