@@ -283,6 +283,16 @@ func (b *broker) publishFrom(pub *session, m *spec.Publish, disclose bool) spec.
 	return p.id
 }
 
+// hasSubscribers reports whether some subscription on this node matches
+// topic.
+func (b *broker) hasSubscribers(topic spec.URI) bool {
+	found := false
+	b.mu.RLock()
+	b.index.matchAll(topic, func(*subscription) { found = true })
+	b.mu.RUnlock()
+	return found
+}
+
 // deliver queues the publication's EVENT to each eligible subscriber of sub,
 // encoding it once per serializer. Called with b.mu read-locked; Send only
 // appends to a queue, so no I/O happens under the lock.

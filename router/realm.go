@@ -105,7 +105,7 @@ func (realm *Realm) leave(s *session) {
 	realm.emit(realm.broker.removeSession(s))
 	realm.emit(realm.dealer.removeSession(s))
 	realm.publishTestaments(s)
-	realm.emit([]metaEvent{{"wamp.session.on_leave", spec.List{int64(s.id), s.AuthID, s.AuthRole}}})
+	realm.emitIfHeard("wamp.session.on_leave", func() spec.List { return spec.List{int64(s.id), s.AuthID, s.AuthRole} })
 }
 
 // metaEvent is a meta API event waiting to be published once the lock that
@@ -120,6 +120,17 @@ func (realm *Realm) emit(events []metaEvent) {
 	for _, e := range events {
 		realm.broker.publishFrom(nil, &spec.Publish{Options: spec.Dict{}, Topic: e.topic, Arguments: e.args}, false)
 	}
+}
+
+// emitIfHeard publishes a meta event whose arguments are built only if
+// someone may receive it. Every session's connect cycle says on_join and
+// on_leave; on a single node where nobody subscribes to them, building the
+// session's details and the publication is most of what that costs.
+func (realm *Realm) emitIfHeard(topic spec.URI, args func() spec.List) {
+	if realm.cluster == nil && !realm.broker.hasSubscribers(topic) {
+		return
+	}
+	realm.emit([]metaEvent{{topic, args()}})
 }
 
 // closeAll says GOODBYE to every session, for shutdown.

@@ -168,7 +168,7 @@ func (c *conn) handshake(ctx context.Context, afterGoodbye bool) *session {
 	if realm.cluster != nil {
 		realm.cluster.SessionJoined(s.id, s.AuthID, s.AuthRole)
 	}
-	realm.emit([]metaEvent{{"wamp.session.on_join", spec.List{s.details()}}})
+	realm.emitIfHeard("wamp.session.on_join", func() spec.List { return spec.List{s.details()} })
 	return s
 }
 
@@ -303,8 +303,9 @@ func (s *session) handle(m spec.Message) (next, reuse bool) {
 		// the session remains in the realm.
 		s.leave()
 		s.send(&spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseGoodbyeAndOut})
-		if s.logs(slog.LevelInfo) {
-			s.logger().Info("session left", "reason", m.Reason)
+		// A goodbye is the normal end, as a join is its start: both Debug.
+		if s.logs(slog.LevelDebug) {
+			s.logger().Debug("session left", "reason", m.Reason)
 		}
 		return false, true
 	case *spec.Abort:
@@ -499,7 +500,7 @@ func (s *session) violation(reason string) {
 
 // send encodes m for this session's serializer and queues it.
 func (s *session) send(m spec.Message) error {
-	frame, err := s.ser.Encode(make([]byte, 0, 128), m)
+	frame, err := s.ser.Encode(make([]byte, 0, encodeCap(m)), m)
 	if err != nil {
 		s.logger().Error("cannot encode message", "type", m.Type().String(), "error", err)
 		return err
@@ -508,6 +509,15 @@ func (s *session) send(m spec.Message) error {
 		s.realm.router.stats.errors.add(e.Error)
 	}
 	return s.sendFrame(m.Type(), frame)
+}
+
+// encodeCap is the starting capacity of m's frame. A WELCOME carries the
+// router's roles (640–820 B encoded), which 128 B would grow three times.
+func encodeCap(m spec.Message) int {
+	if m.Type() == spec.TypeWelcome {
+		return 1024
+	}
+	return 128
 }
 
 // sendFrame queues an encoded frame of message type t, counting it and what
