@@ -3,6 +3,7 @@ package cluster
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"time"
 
 	"github.com/switchyard/switchyard/spec"
 )
@@ -21,8 +22,9 @@ import (
 // other node has any left. Otherwise it keeps the on_delete pending: the
 // other node whose last subscriber leaves later sees this node's removal
 // and says it (its interest announcement carries Said), or, when both left
-// before hearing of each other, the one with the smaller token says the
-// kept event once every removal is known. Residual races, documented in
+// before hearing of each other, the one whose subscriber left last (by its
+// clock; the larger token on a tie) says the kept event once every removal
+// is known, so that on_delete follows its own on_unsubscribe. Residual races, documented in
 // docs/CLUSTER.md: first subscribers on two nodes within one control round
 // trip both say on_create; last subscribers on three or more nodes leaving
 // within one round trip can say on_delete more than once (never not at all).
@@ -49,9 +51,19 @@ func subscriptionID(realm, match, topic string) spec.ID {
 type pendingDelete struct {
 	l           *link
 	session, id spec.ID
+	at          int64 // when the last subscriber left, Unix nanoseconds
 	// others are the nodes whose last subscribers left, not saying
-	// on_delete, while this one was pending: the smallest token says it.
-	others map[string]bool
+	// on_delete, while this one was pending, with when: the last says it.
+	others map[string]int64
+}
+
+// later reports whether a removal at (at, token) is later than one at
+// (bat, btoken).
+func later(at int64, token string, bat int64, btoken string) bool {
+	if at != bat {
+		return at > bat
+	}
+	return token > btoken
 }
 
 // holdsLocked reports whether another node has subscribers to k's pattern.
@@ -108,13 +120,20 @@ func (l *link) SubscriptionDeleted(match string, topic spec.URI, session, id spe
 		delete(n.pending, k)
 		return true
 	}
-	n.pending[k] = &pendingDelete{l: l, session: session, id: id, others: map[string]bool{}}
+	n.pending[k] = &pendingDelete{l: l, session: session, id: id, at: time.Now().UnixNano(), others: map[string]int64{}}
 	return false
 }
 
-// saidLocked reports whether this node's announcement that it lost k's
-// pattern says on_delete was said. Called with n.mu held.
-func (n *Node) saidLocked(k interestKey) bool { return n.pending[k] == nil }
+// removalLocked fills in this node's announcement that it lost k's
+// pattern: whether it said on_delete, and if not, when its subscriber left.
+// Called with n.mu held.
+func (n *Node) removalLocked(k interestKey, c *control) {
+	if d := n.pending[k]; d != nil {
+		c.At = d.at
+		return
+	}
+	c.Said = true
+}
 
 // peerRemovedLocked settles a pending on_delete when another node announces
 // that it lost the pattern: it returns the event for this node to say, or
@@ -129,13 +148,13 @@ func (n *Node) peerRemovedLocked(p *peer, c *control) *pendingDelete {
 		delete(n.pending, k) // the other node said it
 		return nil
 	}
-	d.others[p.token] = true
+	d.others[p.token] = c.At
 	if n.local[k] != nil || n.heldElsewhereLocked(k) {
 		return nil
 	}
 	delete(n.pending, k)
-	for tok := range d.others {
-		if tok < n.token {
+	for tok, at := range d.others {
+		if later(at, tok, d.at, n.token) {
 			return nil // that node says it
 		}
 	}
