@@ -170,7 +170,7 @@ func firstArg(l spec.List) any {
 	return l[0]
 }
 
-// sortedIDs returns the IDs in vs, each once, in ascending order.
+// sortedIDs returns the IDs in seen, in ascending order.
 func sortedIDs(seen map[spec.ID]bool) spec.List {
 	ids := make([]spec.ID, 0, len(seen))
 	for id := range seen {
