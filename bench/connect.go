@@ -63,7 +63,7 @@ func (o *Connect) Run(ctx context.Context, t Target) (*Result, error) {
 	runCtx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
 	o.Meter.begin(t.Label+" connect", "sessions", o.Count, o.Duration)
-	m := startMeasure(t.PID, false)
+	m := startMeasure(t.pids(), false)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i := range tallies {

@@ -105,7 +105,7 @@ func (o *Fanout) Run(ctx context.Context, t Target) (*Result, error) {
 	if err := r.setup(ctx, d, o.Realm, o.Publishers, o.Subscribers, o.SetupTimeout); err != nil {
 		return nil, err
 	}
-	m := startMeasure(t.PID, true)
+	m := startMeasure(t.pids(), true)
 	r.run()
 	r.finish(res, m)
 	if ctxDone(ctx) {

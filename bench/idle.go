@@ -109,10 +109,10 @@ func (o *Idle) Run(ctx context.Context, t Target) (*Result, error) {
 	openCtx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
 	o.Meter.begin(t.Label+" idle", "sessions", o.Count, o.Duration)
-	m := startMeasure(t.PID, false)
+	m := startMeasure(t.pids(), false)
 	rssBefore := int64(-1)
 	if t.PID > 0 {
-		if rss, err := readRSS(t.PID); err == nil {
+		if rss, err := readRSSs(t.pids()); err == nil {
 			rssBefore = rss
 		}
 	}
@@ -161,7 +161,7 @@ func (o *Idle) Run(ctx context.Context, t Target) (*Result, error) {
 			pt.ConnectRate = float64(cp-first) / phase.Seconds()
 		}
 		if rssBefore >= 0 {
-			if rss, err := readRSS(t.PID); err == nil {
+			if rss, err := readRSSs(t.pids()); err == nil {
 				pt.RSS = rss
 				if pt.Sessions > 0 {
 					pt.BytesPerSession = float64(rss-rssBefore) / float64(pt.Sessions)

@@ -74,6 +74,33 @@ func readRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("bench: /proc/%d/status has no VmRSS", pid)
 }
 
+// readProcs sums readProc over several processes (a cluster's nodes).
+func readProcs(pids []int) (procSample, error) {
+	var sum procSample
+	for _, pid := range pids {
+		s, err := readProc(pid)
+		if err != nil {
+			return sum, err
+		}
+		sum.cpu += s.cpu
+		sum.rss += s.rss
+	}
+	return sum, nil
+}
+
+// readRSSs sums readRSS over several processes.
+func readRSSs(pids []int) (int64, error) {
+	var sum int64
+	for _, pid := range pids {
+		rss, err := readRSS(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += rss
+	}
+	return sum, nil
+}
+
 // selfCPU is this process's CPU time (user + system).
 func selfCPU() time.Duration {
 	var ru syscall.Rusage
@@ -86,6 +113,9 @@ func selfCPU() time.Duration {
 // ProcessStats describes a process over a scenario's measured phase.
 type ProcessStats struct {
 	PID int `json:"pid,omitempty"`
+	// PIDs are all the processes summed, when there are several (the
+	// nodes of a cluster); PID is the first.
+	PIDs []int `json:"pids,omitempty"`
 	// CPU is user + system time over the phase; CPUPerOp divides it by the
 	// scenario's operations (calls, delivered events, sessions).
 	CPUSeconds     float64 `json:"cpu_s"`
@@ -102,7 +132,7 @@ type ProcessStats struct {
 // measure brackets a scenario's measured phase: wall time, the target
 // process's CPU and memory (when its pid is known) and this process's CPU.
 type measure struct {
-	pid    int
+	pids   []int // summed; none: the target is not measured
 	start  time.Time
 	target procSample
 	self   time.Duration
@@ -114,13 +144,13 @@ type measure struct {
 	peakRSS int64 // written by the sampler, read after wg.Wait
 }
 
-// startMeasure takes the "before" readings. With sampleRSS and a pid, a
-// goroutine samples the target's RSS every 50 ms until finish, to report
-// its peak.
-func startMeasure(pid int, sampleRSS bool) *measure {
-	m := &measure{pid: pid, start: time.Now(), self: selfCPU()}
-	if pid > 0 {
-		m.target, m.err = readProc(pid)
+// startMeasure takes the "before" readings. With sampleRSS and pids, a
+// goroutine samples the target's RSS (summed over pids) every 50 ms until
+// finish, to report its peak.
+func startMeasure(pids []int, sampleRSS bool) *measure {
+	m := &measure{pids: pids, start: time.Now(), self: selfCPU()}
+	if len(pids) > 0 {
+		m.target, m.err = readProcs(pids)
 		m.peakRSS = m.target.rss
 		if sampleRSS && m.err == nil {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -141,7 +171,7 @@ func (m *measure) sample(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if rss, err := readRSS(m.pid); err == nil && rss > m.peakRSS {
+			if rss, err := readRSSs(m.pids); err == nil && rss > m.peakRSS {
 				m.peakRSS = rss
 			}
 		}
@@ -169,21 +199,26 @@ func (m *measure) finish(res *Result, ops int64) {
 		CPUPerOpMicros: perOp(self),
 		Cores:          self.Seconds() / wall.Seconds(),
 	}
-	if m.pid <= 0 {
+	if len(m.pids) == 0 {
 		return
 	}
 	if m.err != nil {
-		res.note("cannot read process %d: %v", m.pid, m.err)
+		res.note("cannot read process %v: %v", m.pids, m.err)
 		return
 	}
-	after, err := readProc(m.pid)
+	after, err := readProcs(m.pids)
 	if err != nil {
-		res.note("cannot read process %d: %v", m.pid, err)
+		res.note("cannot read process %v: %v", m.pids, err)
 		return
 	}
 	cpu := after.cpu - m.target.cpu
+	var all []int
+	if len(m.pids) > 1 {
+		all = m.pids
+	}
 	res.Process = &ProcessStats{
-		PID:            m.pid,
+		PID:            m.pids[0],
+		PIDs:           all,
 		CPUSeconds:     cpu.Seconds(),
 		CPUPerOpMicros: perOp(cpu),
 		Cores:          cpu.Seconds() / wall.Seconds(),

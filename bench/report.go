@@ -269,6 +269,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		pid := ""
 		if r.Process != nil {
 			pid = fmt.Sprintf(" (pid %d)", r.Process.PID)
+			if len(r.Process.PIDs) > 1 {
+				pid = fmt.Sprintf(" (pids %v, CPU and memory summed)", r.Process.PIDs)
+			}
 		}
 		fmt.Fprintf(&buf, "%s: %s%s\n", r.Target, r.URL, pid)
 	}

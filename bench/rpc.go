@@ -130,7 +130,7 @@ func (o *RPC) Run(ctx context.Context, t Target) (*Result, error) {
 	var tickets atomic.Int64
 	tickets.Store(o.Count)
 	o.Meter.begin(t.Label+" rpc", "calls", o.Count, o.Duration)
-	m := startMeasure(t.PID, false)
+	m := startMeasure(t.pids(), false)
 	start := time.Now()
 	var callerWG sync.WaitGroup
 	for _, c := range callers {

@@ -114,7 +114,7 @@ func (o *Slow) Run(ctx context.Context, t Target) (*Result, error) {
 		at := detectedAt.Load()
 		return at >= 0 && total >= at+o.After
 	}
-	m := startMeasure(t.PID, true)
+	m := startMeasure(t.pids(), true)
 	r.run()
 	start := r.start
 	r.finish(res, m)

@@ -25,6 +25,18 @@ type Target struct {
 	// PID of the process serving URL, or 0. With a pid the scenario reports
 	// the process's CPU time per operation and its resident memory.
 	PID int
+	// MorePIDs are further processes serving the same realms — the other
+	// nodes of a cluster: their CPU time and memory are summed with PID's,
+	// so a cluster's figures cover every node.
+	MorePIDs []int
+}
+
+// pids returns every process the target's figures sum over.
+func (t Target) pids() []int {
+	if t.PID <= 0 {
+		return nil
+	}
+	return append([]int{t.PID}, t.MorePIDs...)
 }
 
 // endpoint is a parsed router URL.

@@ -212,6 +212,7 @@ func (l *link) RemoveInterest(match string, topic spec.URI) {
 	delete(n.local, k)
 	n.seq++
 	c := &control{Kind: kindInterest, Name: n.opts.Name, Token: n.token, Seq: n.seq, Realm: l.name, Match: match, Topic: string(topic)}
+	n.removalLocked(k, c)
 	if err := n.nc.Publish(n.subj.control, c.encode()); err != nil {
 		n.log.Warn("cluster: unsubscription not announced", "topic", topic, "error", err)
 	}

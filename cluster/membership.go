@@ -59,6 +59,7 @@ func (n *Node) subscribe() error {
 		{n.subj.ack, n.onAck},
 		{n.subj.events, n.onEvent},
 		{n.subj.metaOf(n.token), n.onMetaRequest},
+		{n.subj.metaCallOf(n.token), n.onMetaCall},
 	} {
 		sub, err := n.nc.Subscribe(s.subject, s.handler)
 		if err != nil {
@@ -161,6 +162,7 @@ func (n *Node) dropPeerLocked(token string) *peer {
 	for _, w := range n.waiters {
 		w.ackLocked(token)
 	}
+	n.forgetPendingLocked()
 	return p
 }
 
@@ -194,12 +196,16 @@ func (n *Node) onControl(m *nats.Msg) {
 		p.lastSeen = time.Now()
 	}
 	var fresh bool
+	var say *pendingDelete
 	switch {
 	case p == nil:
 		fresh = true
 	case c.Kind == kindInterest && c.Seq == p.seq+1:
 		p.apply(c.Realm, c.Match, c.Topic, c.Add)
 		p.seq = c.Seq
+		if !c.Add {
+			say = n.peerRemovedLocked(p, c)
+		}
 	case (c.Kind == kindJoined || c.Kind == kindLeft) && c.Seq == p.seq+1:
 		p.setSession(c.Realm, router.RemoteSession{ID: spec.ID(c.Session), AuthID: c.AuthID, AuthRole: c.AuthRole}, c.Kind == kindJoined)
 		p.seq = c.Seq
@@ -207,6 +213,9 @@ func (n *Node) onControl(m *nats.Msg) {
 		fresh = true // missed a change: start again from a snapshot
 	}
 	n.mu.Unlock()
+	if say != nil {
+		say.l.realm.SayDeleted(say.session, say.id)
+	}
 	applied := true
 	if fresh {
 		applied = n.fetchSnapshot(c.Token, c.Name)

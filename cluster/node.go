@@ -119,6 +119,7 @@ type Node struct {
 	local   map[interestKey]*localInterest
 	seq     uint64 // of this node's interest changes
 	waiters map[uint64]*ackWaiter
+	pending map[interestKey]*pendingDelete // on_deletes kept (submeta.go)
 	closed  bool
 
 	stop chan struct{}
@@ -146,6 +147,7 @@ func Start(opts Options) (*Node, error) {
 		peers:   make(map[string]*peer),
 		local:   make(map[interestKey]*localInterest),
 		waiters: make(map[uint64]*ackWaiter),
+		pending: make(map[interestKey]*pendingDelete),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}

@@ -40,6 +40,10 @@ type control struct {
 	Match string `json:"m,omitempty"`
 	Topic string `json:"u,omitempty"`
 	Add   bool   `json:"a,omitempty"`
+	// Said, on a removal, says the sender said wamp.subscription.on_delete;
+	// if not, At is when its last subscriber left (submeta.go).
+	Said bool  `json:"d,omitempty"`
+	At   int64 `json:"at,omitempty"`
 	// Session, AuthID and AuthRole identify a session that joined or left.
 	Session  uint64 `json:"i,omitempty"`
 	AuthID   string `json:"ai,omitempty"`

@@ -92,10 +92,12 @@ func (b *broker) subscribe(s *session, m *spec.Subscribe) {
 		return
 	}
 	if !ok {
-		sub = &subscription{id: b.newID(), topic: m.Topic, match: match, created: time.Now()}
+		sub = &subscription{id: b.subscriptionID(match, m.Topic), topic: m.Topic, match: match, created: time.Now()}
 		b.index.put(match, m.Topic, sub)
 		b.byID[sub.id] = sub
-		meta = append(meta, metaEvent{"wamp.subscription.on_create", spec.List{int64(s.id), subDetails(sub)}})
+		if b.saysCreated(sub) {
+			meta = append(meta, metaEvent{"wamp.subscription.on_create", spec.List{int64(s.id), subDetails(sub)}})
+		}
 	}
 	if _, already := s.subscriptions[sub.id]; !already {
 		if s.subscriptions == nil {
@@ -156,14 +158,18 @@ func (b *broker) detach(s *session, sub *subscription, meta []metaEvent) []metaE
 			break
 		}
 	}
+	last := len(sub.subscribers) == 0
+	sayDeleted := last && b.saysDeleted(s, sub) // before RemoveInterest announces it
 	if link := b.realm.cluster; link != nil {
 		link.RemoveInterest(sub.match, sub.topic)
 	}
 	meta = append(meta, metaEvent{"wamp.subscription.on_unsubscribe", spec.List{int64(s.id), int64(sub.id)}})
-	if len(sub.subscribers) == 0 {
+	if last {
 		b.index.remove(sub.match, sub.topic)
 		delete(b.byID, sub.id)
-		meta = append(meta, metaEvent{"wamp.subscription.on_delete", spec.List{int64(s.id), int64(sub.id)}})
+		if sayDeleted {
+			meta = append(meta, metaEvent{"wamp.subscription.on_delete", spec.List{int64(s.id), int64(sub.id)}})
+		}
 	}
 	return meta
 }

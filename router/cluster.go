@@ -52,6 +52,8 @@ type ClusterLink interface {
 	// SessionKnown reports whether another node has a session with this ID
 	// in the realm. Called with Realm.mu held: it must not call back.
 	SessionKnown(id spec.ID) bool
+	// ClusterMeta takes the meta procedures across nodes (cluster_meta.go).
+	ClusterMeta
 }
 
 // SessionsLost publishes wamp.session.on_leave to this node's subscribers

@@ -39,8 +39,8 @@
 //
 // A realm's ClusterLink (nil on a single node) takes its own lock below
 // Realm.mu and broker.mu (SessionKnown is called under Realm.mu,
-// RemoveInterest under broker.mu) and never calls back into the realm while
-// holding it; AddInterest, Publish and the session meta calls run under no
+// RemoveInterest and the ClusterMeta subscription hooks under broker.mu) and
+// never calls back into the realm while holding it; AddInterest, Publish and the session meta calls run under no
 // realm lock but Realm.routeMu held shared. A LocalSession
 // (the HTTP bridge's) routes its requests under Realm.routeMu shared, like a
 // reader, but waits for the answers with no lock held; its localPeer.mu is a

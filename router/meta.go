@@ -60,6 +60,9 @@ func (d *dealer) callMeta(s *session, m *spec.Call) bool {
 	if proc == nil {
 		return false
 	}
+	if cp := d.realm.clusterMeta(m.Procedure); cp != nil {
+		proc = cp // cluster_meta.go: answers for every node
+	}
 	args, kwargs, err := proc(d.realm, s, m)
 	if err != nil {
 		s.sendError(spec.TypeCall, m.Request, err.uri, err.message)

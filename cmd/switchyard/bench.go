@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -60,7 +61,7 @@ func benchFlags(countUsage string, countAliases ...string) []cli.Flag {
 		&cli.DurationFlag{Name: "duration", Usage: "time bound of the measured phase (0: the scenario's default)"},
 		&cli.BoolFlag{Name: "allow-remote", Usage: "allow a target that is not a loopback address"},
 		&cli.BoolFlag{Name: "tls-insecure", Usage: "do not verify the router's TLS certificate (a loopback router with a self-signed one)"},
-		&cli.IntFlag{Name: "pid", Usage: "the router's process id: report its CPU per operation and memory (/proc/PID)"},
+		&cli.StringFlag{Name: "pid", Usage: "the router's process id: report its CPU per operation and memory (/proc/PID); PID,PID,... sums a cluster's nodes"},
 		&cli.BoolFlag{Name: "baseline", Usage: "also run against the baseline relay (started as a child process) and report the ratio"},
 		&cli.StringFlag{Name: "baseline-url", Usage: "a baseline relay already running (switchyard bench baseline); implies --baseline"},
 		&cli.IntFlag{Name: "baseline-pid", Usage: "the process id of --baseline-url's relay"},
@@ -214,7 +215,14 @@ func runBench(c *cli.Context, sc bench.Scenario) error {
 	defer stop()
 	out := c.App.Writer
 
-	router := bench.Target{Label: "router", URL: c.String("url"), PID: c.Int("pid")}
+	pids, err := parsePIDs(c.String("pid"))
+	if err != nil {
+		return err
+	}
+	router := bench.Target{Label: "router", URL: c.String("url")}
+	if len(pids) > 0 {
+		router.PID, router.MorePIDs = pids[0], pids[1:]
+	}
 	profiling := c.String("profile-router") != "" || c.String("profile-router-mem") != ""
 	if profiling {
 		url, done, err := profileRouter(ctx, c, router.URL)
@@ -222,7 +230,7 @@ func runBench(c *cli.Context, sc bench.Scenario) error {
 			return err
 		}
 		defer done()
-		router.URL, router.PID = url, 0
+		router.URL, router.PID, router.MorePIDs = url, 0, nil
 		if idle, ok := sc.(*bench.Idle); ok && c.String("profile-router-mem") != "" {
 			// What idle sessions hold is the heap while they are open.
 			path := c.String("profile-router-mem") + ".inuse"
@@ -234,7 +242,7 @@ func runBench(c *cli.Context, sc bench.Scenario) error {
 		switch {
 		case sc.Name() == "slow":
 			return errors.New("--baseline: the slow scenario has no baseline (the relay has no meta API to watch)")
-		case sc.Name() == "idle" && c.Int("pid") == 0:
+		case sc.Name() == "idle" && len(pids) == 0:
 			return errors.New("--baseline: idle compares memory per session, which needs the router's --pid")
 		}
 		base := bench.Target{Label: "baseline", URL: c.String("baseline-url"), PID: c.Int("baseline-pid")}
@@ -461,4 +469,22 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// parsePIDs reads --pid: one process ID, or several comma separated (the
+// nodes of a cluster, whose CPU and memory are summed); "" is none.
+func parsePIDs(s string) ([]int, error) {
+	var pids []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		pid, err := strconv.Atoi(f)
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("bench: --pid %q: %q is not a process ID", s, f)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
 }

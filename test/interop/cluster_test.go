@@ -82,3 +82,36 @@ func TestClusterPubSubAcrossNodes(t *testing.T) {
 		r.stop(t)
 	}
 }
+
+// autobahn-python on node 1 looks up a subscription made by an
+// autobahn-python session on node 2 (wamp.subscription.lookup and
+// list_subscribers answer for every node) and kills that session
+// (wamp.session.kill with reason and message), which gets that GOODBYE.
+func TestClusterMetaKillAcrossNodes(t *testing.T) {
+	target := peer{"py-asyncio", "websocket", "json"}
+	killer := peer{"py-twisted", "rawsocket", "cbor"}
+	target.require(t)
+	killer.require(t)
+	routers := startClusterRouters(t, 3)
+	prefix := uriPrefix("clustermeta")
+	ctx, cancel := context.WithTimeout(context.Background(), clientKillAfter)
+	defer cancel()
+	tc := startClient(t, ctx, routers[1], target, "killtarget", prefix)
+	tc.waitReady(t, routers[1])
+	var sid, subid string
+	for _, line := range strings.Split(tc.out.String(), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "TARGET" {
+			sid, subid = f[1], f[2]
+		}
+	}
+	if sid == "" {
+		t.Fatalf("the target printed no TARGET line:\n%s", tc.out)
+	}
+	if !runClient(t, routers[0], killer, "killer", prefix, "--expect", sid+","+subid) {
+		cancel()
+	}
+	tc.wait(t, routers[1])
+	for _, r := range routers {
+		r.stop(t)
+	}
+}

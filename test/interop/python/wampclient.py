@@ -62,7 +62,8 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--framework", default=env("framework", "asyncio"), choices=["asyncio", "twisted"])
     p.add_argument("--role", default=env("role", "scenario"),
-                   choices=["scenario", "callee", "caller", "subscriber", "publisher", "shutdown", "advanced", "auth", "interruptible"])
+                   choices=["scenario", "callee", "caller", "subscriber", "publisher", "shutdown", "advanced", "auth", "interruptible",
+                            "killtarget", "killer"])
     p.add_argument("--transport", default=env("transport", "websocket"), choices=["websocket", "rawsocket"])
     p.add_argument("--url", default=env("url", None))
     p.add_argument("--unix", default=env("unix", None), help="Unix socket path (rawsocket)")
@@ -576,6 +577,47 @@ async def role_shutdown():
     check(peer.leave_details is not None, "router closed the transport without GOODBYE")
     check_equal(peer.leave_details.reason, "wamp.close.system_shutdown", "GOODBYE reason")
     return "router ended the session with %s" % peer.leave_details.reason
+
+
+async def role_killtarget():
+    """Subscribes to PREFIX.watched, prints TARGET <session> <subscription> and waits to be killed
+    from another node of a cluster (cluster_test.go)."""
+    peer = Peer("target", allow_close=True)
+    s = await peer.open()
+    sub = await s.subscribe(lambda *a, **kw: None, OPT.prefix + ".watched")
+    OUT.write("TARGET %d %d\n" % (s._session_id, sub.id))
+    OUT.flush()
+    ready()
+    at("subscribed to %s.watched; waiting to be killed" % OPT.prefix)
+    await wait_until(lambda: peer.leave_details is not None or peer.disconnected, "the kill", OPT.timeout)
+    check(peer.leave_details is not None, "router closed the transport without GOODBYE")
+    check_equal([peer.leave_details.reason, peer.leave_details.message],
+                ["com.interop.kicked", "from another node"], "GOODBYE [reason, message]")
+    return "killed from another node with %s" % peer.leave_details.reason
+
+
+async def role_killer():
+    """--expect SESSION,SUBSCRIPTION: the meta API on this node sees the session and subscription
+    of another node, and wamp.session.kill ends that session."""
+    target, subid = [int(x) for x in OPT.expect.split(",")]
+    peer = Peer("killer")
+    s = await peer.open()
+    at("wamp.subscription.lookup(%s.watched)" % OPT.prefix)
+    check_equal(await s.call("wamp.subscription.lookup", OPT.prefix + ".watched"), subid, "lookup")
+    check_equal(await s.call("wamp.subscription.list_subscribers", subid), [target], "list_subscribers")
+    at("wamp.session.get(%d)" % target)
+    got = await s.call("wamp.session.get", target)
+    check_equal(got.get("session"), target, "session.get")
+    at("wamp.session.kill(%d)" % target)
+    await s.call("wamp.session.kill", target, reason="com.interop.kicked", message="from another node")
+    at("wamp.session.kill(%d) again" % target)
+    try:
+        await s.call("wamp.session.kill", target)
+        raise Failed("killing a killed session succeeded")
+    except ApplicationError as e:
+        check_equal(e.error, "wamp.error.no_such_session", "second kill")
+    await peer.close()
+    return "looked up subscription %d and killed session %d on another node" % (subid, target)
 
 
 def is_cancelled(e):
@@ -1128,6 +1170,8 @@ ROLES = {
     "publisher": role_publisher,
     "shutdown": role_shutdown,
     "advanced": role_advanced,
+    "killtarget": role_killtarget,
+    "killer": role_killer,
 }
 
 

@@ -1,0 +1,309 @@
+package router
+
+import (
+	"sort"
+	"time"
+
+	"github.com/switchyard/switchyard/spec"
+)
+
+// The meta procedures across a cluster. On a clustered realm, the session
+// kill procedures and the subscription meta procedures answer for every
+// node: the caller's node runs the procedure on its own sessions and
+// subscriptions, asks the other nodes to run the same procedure on theirs
+// (ClusterMeta.RemoteMeta), and merges the answers as one node holding
+// everything would have given them. Authorization is the caller's node's:
+// the other nodes run only what it already allowed.
+//
+// A subscription has one ID cluster-wide: every node derives it from the
+// realm, match policy and topic (ClusterMeta.SubscriptionID), so
+// subscribers on different nodes hold the same ID, as on one node.
+
+// ClusterMeta is the part of a ClusterLink the meta API uses.
+type ClusterMeta interface {
+	// RemoteMeta asks every other node to run meta procedure call.Procedure
+	// on its own part of the realm and returns their answers. It waits a
+	// bounded time; a node that does not answer in time is left out.
+	// Called under no lock but Realm.routeMu held shared.
+	RemoteMeta(call *spec.Call) []MetaAnswer
+	// SubscriptionID returns the cluster-wide ID of the subscription to
+	// topic under match (0: let the broker pick one). Called with broker.mu
+	// held: it must not block.
+	SubscriptionID(match string, topic spec.URI) spec.ID
+	// SubscriptionCreated is called when this node creates its subscription
+	// to topic under match; it reports whether no other node has one, that
+	// is, whether wamp.subscription.on_create is this node's to say.
+	// Called with broker.mu held: it must not block or call back.
+	SubscriptionCreated(match string, topic spec.URI) bool
+	// SubscriptionDeleted is called when the last subscriber on this node
+	// of the subscription id leaves (session is that subscriber); it
+	// reports whether wamp.subscription.on_delete is this node's to say
+	// now. When another node still has subscribers, the link keeps the
+	// event and says it (through Realm.SayDeleted) if that node's last
+	// subscriber leaves without saying it. Called with broker.mu held,
+	// before RemoveInterest: it must not block or call back.
+	SubscriptionDeleted(match string, topic spec.URI, session, id spec.ID) bool
+}
+
+// MetaAnswer is one node's answer to a meta procedure: a RESULT's
+// arguments, or an ERROR's URI.
+type MetaAnswer struct {
+	Arguments spec.List
+	Error     spec.URI
+}
+
+// clusterMetaProcedures replace their single-node versions on a clustered
+// realm. Each runs the single-node version, asks the other nodes, and
+// merges.
+var clusterMetaProcedures = map[spec.URI]metaProcedure{
+	"wamp.session.kill":                   clusterKill,
+	"wamp.session.kill_by_authid":         mergeAll(metaKillByAuthID, mergeIDLists),
+	"wamp.session.kill_by_authrole":       mergeAll(metaKillByAuthRole, mergeCounts),
+	"wamp.session.kill_all":               mergeAll(metaKillAll, mergeCounts),
+	"wamp.subscription.list":              mergeAll(metaSubscriptionList, mergePatternLists),
+	"wamp.subscription.lookup":            mergeAll(metaSubscriptionLookup, mergeFirstID),
+	"wamp.subscription.match":             mergeAll(metaSubscriptionMatch, mergeMatch),
+	"wamp.subscription.get":               mergeFound(metaSubscriptionGet, mergeEarliest),
+	"wamp.subscription.list_subscribers":  mergeFound(metaSubscriptionListSubscribers, mergeIDLists),
+	"wamp.subscription.count_subscribers": mergeFound(metaSubscriptionCountSubscribers, mergeCounts),
+}
+
+// clusterMeta returns the realm's meta link, or nil on a single node.
+func (realm *Realm) clusterMeta(proc spec.URI) metaProcedure {
+	if realm.cluster == nil {
+		return nil
+	}
+	return clusterMetaProcedures[proc]
+}
+
+// RemoteMeta runs, for another node, this node's part of a meta procedure
+// that node's caller was allowed to call. Only the procedures that merge
+// across nodes may be run so; there is no calling session here.
+func (realm *Realm) RemoteMeta(call *spec.Call) MetaAnswer {
+	if clusterMetaProcedures[call.Procedure] == nil {
+		return MetaAnswer{Error: spec.ErrNoSuchProcedure}
+	}
+	realm.routeMu.RLock()
+	defer realm.routeMu.RUnlock()
+	args, _, err := metaProcedures[call.Procedure](realm, nil, call)
+	if err != nil {
+		return MetaAnswer{Error: err.uri}
+	}
+	return MetaAnswer{Arguments: args}
+}
+
+// SayDeleted publishes wamp.subscription.on_delete for a subscription whose
+// last subscriber cluster-wide was on this node, when the cluster decides
+// so after the fact (see ClusterMeta.SubscriptionDeleted).
+func (realm *Realm) SayDeleted(session, id spec.ID) {
+	realm.routeMu.RLock()
+	defer realm.routeMu.RUnlock()
+	realm.emit([]metaEvent{{"wamp.subscription.on_delete", spec.List{int64(session), int64(id)}}})
+}
+
+// clusterKill is wamp.session.kill: the session is on this node, or the
+// other nodes are asked.
+func clusterKill(realm *Realm, caller *session, m *spec.Call) (spec.List, spec.Dict, *metaError) {
+	args, kwargs, err := metaSessionKill(realm, caller, m)
+	if err == nil || err.uri != spec.ErrNoSuchSession {
+		return args, kwargs, err
+	}
+	id, _ := argID(m, 0)
+	if id == caller.id {
+		return nil, nil, err // a session cannot kill itself
+	}
+	for _, a := range realm.cluster.RemoteMeta(m) {
+		if a.Error == "" {
+			return nil, nil, nil
+		}
+	}
+	return nil, nil, err
+}
+
+// mergeAll runs proc here and on every other node and merges all the
+// answers that succeeded; an error here (a bad argument) is the answer.
+func mergeAll(proc metaProcedure, merge func([]spec.List) spec.List) metaProcedure {
+	return func(realm *Realm, caller *session, m *spec.Call) (spec.List, spec.Dict, *metaError) {
+		args, _, err := proc(realm, caller, m)
+		if err != nil {
+			return nil, nil, err
+		}
+		all := []spec.List{args}
+		for _, a := range realm.cluster.RemoteMeta(m) {
+			if a.Error == "" {
+				all = append(all, a.Arguments)
+			}
+		}
+		return merge(all), nil, nil
+	}
+}
+
+// mergeFound is mergeAll for the procedures about one subscription: the
+// subscription may exist on other nodes only, so a no_such_subscription
+// here is the answer only if no node has it.
+func mergeFound(proc metaProcedure, merge func([]spec.List) spec.List) metaProcedure {
+	return func(realm *Realm, caller *session, m *spec.Call) (spec.List, spec.Dict, *metaError) {
+		args, _, err := proc(realm, caller, m)
+		if err != nil && err.uri != spec.ErrNoSuchSubscription {
+			return nil, nil, err
+		}
+		var all []spec.List
+		if err == nil {
+			all = append(all, args)
+		}
+		for _, a := range realm.cluster.RemoteMeta(m) {
+			if a.Error == "" {
+				all = append(all, a.Arguments)
+			}
+		}
+		if len(all) == 0 {
+			return nil, nil, err
+		}
+		return merge(all), nil, nil
+	}
+}
+
+func firstArg(l spec.List) any {
+	if len(l) == 0 {
+		return nil
+	}
+	return l[0]
+}
+
+// sortedIDs returns the IDs in seen, in ascending order.
+func sortedIDs(seen map[spec.ID]bool) spec.List {
+	ids := make([]spec.ID, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	out := make(spec.List, len(ids))
+	for i, id := range ids {
+		out[i] = int64(id)
+	}
+	return out
+}
+
+func addIDs(seen map[spec.ID]bool, v any) {
+	l, _ := v.([]any)
+	for _, x := range l {
+		if id, ok := spec.AsID(x); ok {
+			seen[id] = true
+		}
+	}
+}
+
+// mergeIDLists unites lists of IDs (killed sessions, subscribers), sorted.
+func mergeIDLists(all []spec.List) spec.List {
+	seen := map[spec.ID]bool{}
+	for _, a := range all {
+		addIDs(seen, firstArg(a))
+	}
+	return spec.List{sortedIDs(seen)}
+}
+
+// mergeCounts sums counts.
+func mergeCounts(all []spec.List) spec.List {
+	var n int64
+	for _, a := range all {
+		c, _ := spec.AsInt(firstArg(a))
+		n += c
+	}
+	return spec.List{n}
+}
+
+// mergeFirstID is lookup's: the subscription's ID is the same on every node
+// that has it, so any node's answer will do; null when none has it.
+func mergeFirstID(all []spec.List) spec.List {
+	for _, a := range all {
+		if id, ok := spec.AsID(firstArg(a)); ok {
+			return spec.List{int64(id)}
+		}
+	}
+	return spec.List{nil}
+}
+
+// mergeMatch unites the subscriptions matching a topic; null when none.
+func mergeMatch(all []spec.List) spec.List {
+	seen := map[spec.ID]bool{}
+	for _, a := range all {
+		addIDs(seen, firstArg(a))
+	}
+	if len(seen) == 0 {
+		return spec.List{nil}
+	}
+	return spec.List{sortedIDs(seen)}
+}
+
+// mergePatternLists unites wamp.subscription.list's per-policy lists.
+func mergePatternLists(all []spec.List) spec.List {
+	out := spec.Dict{}
+	for _, match := range []string{spec.MatchExact, spec.MatchPrefix, spec.MatchWildcard} {
+		seen := map[spec.ID]bool{}
+		for _, a := range all {
+			d, _ := firstArg(a).(map[string]any)
+			addIDs(seen, d[match])
+		}
+		out[match] = sortedIDs(seen)
+	}
+	return spec.List{out}
+}
+
+// mergeEarliest is get's: the details are the same on every node but for
+// when the node created its subscription; the earliest is the cluster's.
+func mergeEarliest(all []spec.List) spec.List {
+	var best spec.Dict
+	var bestT time.Time
+	for _, a := range all {
+		d, _ := firstArg(a).(map[string]any)
+		if d == nil {
+			continue
+		}
+		s, _ := d["created"].(string)
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			continue
+		}
+		if best == nil || t.Before(bestT) {
+			best, bestT = d, t
+		}
+	}
+	if best == nil {
+		return firstIfAny(all)
+	}
+	return spec.List{best}
+}
+
+func firstIfAny(all []spec.List) spec.List {
+	if len(all) == 0 {
+		return spec.List{nil}
+	}
+	return all[0]
+}
+
+// subscriptionID picks the ID of a new subscription: the cluster's when the
+// realm is clustered (unless, against all odds, another pattern here has
+// it), a fresh random one otherwise. Called with b.mu held.
+func (b *broker) subscriptionID(match string, topic spec.URI) spec.ID {
+	if l := b.realm.cluster; l != nil {
+		if id := l.SubscriptionID(match, topic); id != 0 && b.byID[id] == nil {
+			return id
+		}
+	}
+	return b.newID()
+}
+
+// saysCreated reports whether this node says on_create for its new
+// subscription: always on a single node, only if no other node has it in a
+// cluster. Called with b.mu held.
+func (b *broker) saysCreated(sub *subscription) bool {
+	l := b.realm.cluster
+	return l == nil || l.SubscriptionCreated(sub.match, sub.topic)
+}
+
+// saysDeleted is saysCreated's counterpart for the last subscriber's
+// leaving. Called with b.mu held, before RemoveInterest.
+func (b *broker) saysDeleted(s *session, sub *subscription) bool {
+	l := b.realm.cluster
+	return l == nil || l.SubscriptionDeleted(sub.match, sub.topic, s.id, sub.id)
+}
