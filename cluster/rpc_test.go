@@ -243,3 +243,70 @@ func TestCallerNodeKilledInterruptsInvocation(t *testing.T) {
 		t.Fatalf("%d invocations, want 1", invocations.Load())
 	}
 }
+
+func TestProgressTimeoutAndCancelAcrossNodes(t *testing.T) {
+	nodes := startCluster(t, 2)
+	callee := nodes[1].join(serializer.MessagePack)
+	if err := register(t, callee, "com.example.count", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		for i := 1; i <= 3; i++ {
+			if err := inv.Progress(spec.List{i}, nil); err != nil {
+				return nil, err
+			}
+		}
+		return &client.Result{Arguments: spec.List{"done"}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	interrupted := make(chan struct{}, 1)
+	if err := register(t, callee, "com.example.block", func(ctx context.Context, _ *client.Invocation) (*client.Result, error) {
+		<-ctx.Done()
+		interrupted <- struct{}{}
+		return nil, ctx.Err()
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	caller := nodes[0].join(serializer.JSON)
+
+	var mu sync.Mutex
+	var progress []string
+	res, err := caller.Call(ctxT(t), "com.example.count", nil, nil, &client.CallOptions{OnProgress: func(r *client.Result) {
+		mu.Lock()
+		progress = append(progress, fmt.Sprint(r.Arguments...))
+		mu.Unlock()
+	}})
+	if err != nil || len(res.Arguments) != 1 || res.Arguments[0] != "done" {
+		t.Fatalf("progressive call: %v %v", res, err)
+	}
+	mu.Lock()
+	if fmt.Sprint(progress) != "[1 2 3]" {
+		t.Fatalf("progressive results across nodes: %v", progress)
+	}
+	mu.Unlock()
+
+	// The callee's node enforces the timeout and interrupts its callee.
+	_, err = caller.Call(ctxT(t), "com.example.block", nil, nil, &client.CallOptions{Options: spec.Dict{"timeout": 200}})
+	if wampErr(err) != spec.ErrTimeout {
+		t.Fatalf("timeout across nodes: %v", err)
+	}
+	select {
+	case <-interrupted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the timed-out invocation was not interrupted")
+	}
+
+	// A caller's cancel (killnowait) reaches the callee on the other node.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := caller.Call(ctx, "com.example.block", nil, nil, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("canceled call: %v", err)
+	}
+	select {
+	case <-interrupted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the canceled invocation was not interrupted on the callee's node")
+	}
+	// The caller's session still works, and nothing is left in flight.
+	if _, err := caller.Call(ctxT(t), "com.example.count", nil, nil, &client.CallOptions{OnProgress: func(*client.Result) {}}); err != nil {
+		t.Fatal(err)
+	}
+}
