@@ -394,7 +394,8 @@ func (d *dealer) continueWith(c *call, m *spec.Call) {
 	}
 	copyPassthru(details, m.Options)
 	if c.remoteNode != "" {
-		d.cluster.rpc.SendCall(c.remoteNode, &RemoteCall{Key: c.invReq, Options: m.Options, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Continue: true})
+		d.cluster.rpc.SendCall(c.remoteNode, &RemoteCall{Key: c.invReq, Options: m.Options, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Continue: true,
+			Caller: c.caller.id, AuthID: c.caller.AuthID, AuthRole: c.caller.AuthRole})
 		return
 	}
 	d.invoke(c, &spec.Invocation{Request: c.invReq, Registration: c.registration, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
