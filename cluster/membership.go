@@ -299,7 +299,7 @@ func (n *Node) onSnapshotRequest(m *nats.Msg) {
 	// later sequence number, settles it.
 	for _, l := range links {
 		for _, r := range l.realm.LocalRegistrations() {
-			snap.Regs = append(snap.Regs, snapReg{Realm: l.name, Match: r.Match, Procedure: string(r.Procedure), Invoke: r.Invoke, Callees: r.Callees})
+			snap.Regs = append(snap.Regs, snapReg{Realm: l.name, Match: r.Match, Procedure: string(r.Procedure), Invoke: r.Invoke, Callees: r.Callees, First: r.First, Last: r.Last})
 		}
 		for _, d := range l.realm.LocalSessions() {
 			id, _ := spec.AsID(d["session"])

@@ -34,6 +34,8 @@ type snapReg struct {
 	Procedure string `json:"u"`
 	Invoke    string `json:"iv"`
 	Callees   int    `json:"c"`
+	First     int64  `json:"f,omitempty"`
+	Last      int64  `json:"l,omitempty"`
 }
 
 // Keys of the cluster's own fields in forwarded RPC messages.
@@ -113,14 +115,15 @@ func (l *link) acknowledged(c *control) (refused bool, err error) {
 }
 
 // AnnounceRegistration implements router.ClusterRPC.
-func (l *link) AnnounceRegistration(match string, procedure spec.URI, invoke string, callees int) {
+func (l *link) AnnounceRegistration(r router.RemoteRegistration) {
 	n := l.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.seq++
-	c := &control{Kind: kindReg, Name: n.opts.Name, Token: n.token, Seq: n.seq, Realm: l.name, Match: match, Topic: string(procedure), Invoke: invoke, Callees: callees}
+	c := &control{Kind: kindReg, Name: n.opts.Name, Token: n.token, Seq: n.seq, Realm: l.name, Match: r.Match, Topic: string(r.Procedure), Invoke: r.Invoke,
+		Callees: r.Callees, First: r.First, Last: r.Last}
 	if err := n.nc.Publish(n.subj.control, c.encode()); err != nil {
-		n.log.Warn("cluster: registration change not announced", "procedure", procedure, "error", err)
+		n.log.Warn("cluster: registration change not announced", "procedure", r.Procedure, "error", err)
 	}
 }
 
@@ -133,7 +136,7 @@ func (n *Node) registrationChange(c *control, reply string) {
 	n.mu.RUnlock()
 	if c.Kind == kindReg {
 		if l != nil {
-			l.realm.RemoteRegistrationChanged(c.Token, router.RemoteRegistration{Match: c.Match, Procedure: spec.URI(c.Topic), Invoke: c.Invoke, Callees: c.Callees})
+			l.realm.RemoteRegistrationChanged(c.Token, router.RemoteRegistration{Match: c.Match, Procedure: spec.URI(c.Topic), Invoke: c.Invoke, Callees: c.Callees, First: c.First, Last: c.Last})
 		}
 		if reply != "" {
 			_ = n.nc.Publish(reply, (&control{Kind: kindAck, Name: n.opts.Name, Token: n.token, Seq: c.Seq}).encode())
@@ -158,7 +161,7 @@ func (n *Node) installRegistrations(token string, regs []snapReg) {
 		var rs []router.RemoteRegistration
 		for _, r := range regs {
 			if r.Realm == l.name {
-				rs = append(rs, router.RemoteRegistration{Match: r.Match, Procedure: spec.URI(r.Procedure), Invoke: r.Invoke, Callees: r.Callees})
+				rs = append(rs, router.RemoteRegistration{Match: r.Match, Procedure: spec.URI(r.Procedure), Invoke: r.Invoke, Callees: r.Callees, First: r.First, Last: r.Last})
 			}
 		}
 		l.realm.SetRemoteRegistrations(token, rs)

@@ -46,6 +46,12 @@ func rpcScenario(t *testing.T, join joinFunc) []string {
 		{"rr1", "r.shared", spec.Dict{"invoke": "roundrobin"}},
 		{"rr2", "r.shared", spec.Dict{"invoke": "roundrobin"}},
 		{"rr3", "r.shared", spec.Dict{"invoke": "roundrobin"}},
+		{"first1", "r.first", spec.Dict{"invoke": "first"}},
+		{"first2", "r.first", spec.Dict{"invoke": "first"}},
+		{"first3", "r.first", spec.Dict{"invoke": "first"}},
+		{"last1", "r.last", spec.Dict{"invoke": "last"}},
+		{"last2", "r.last", spec.Dict{"invoke": "last"}},
+		{"last3", "r.last", spec.Dict{"invoke": "last"}},
 		{"dup", "r.a.b", spec.Dict{}},                                     // single taken
 		{"otherpolicy", "r.shared", spec.Dict{"invoke": "random"}},        // policy differs
 		{"dupprefix", "r.a", spec.Dict{"match": "prefix", "invoke": "x"}}, // taken
@@ -63,6 +69,7 @@ func rpcScenario(t *testing.T, join joinFunc) []string {
 		{"r.a.b", nil}, {"r.a.c", nil}, {"r.x.b", nil}, {"r.a.x.b", nil}, {"r.fail", nil},
 		{"r.who", nil}, {"r.a.b", spec.Dict{"disclose_me": true}}, {"r.none", nil},
 		{"r.shared", nil}, {"r.shared", nil}, {"r.shared", nil}, {"r.shared", nil}, {"r.shared", nil}, {"r.shared", nil},
+		{"r.first", nil}, {"r.first", nil}, {"r.last", nil}, {"r.last", nil},
 	}
 	for i, c := range calls {
 		res, err := caller.Call(ctxT(t), c.procedure, spec.List{int64(i)}, nil, &client.CallOptions{Options: c.opts})

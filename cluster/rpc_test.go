@@ -202,6 +202,14 @@ func TestKilledCalleeNodeEndsCallsAndRegistrations(t *testing.T) {
 	if _, err := caller.Call(ctxT(t), "com.example.slow", nil, nil, nil); wampErr(err) != spec.ErrNoSuchProcedure {
 		t.Fatalf("call after the kill: %v", err)
 	}
+	// Each node takes the dead one as failed on its own clock (within the
+	// same bound): once node 2 has, the procedure is free there too.
+	for deadline := time.Now().Add(5 * time.Second); len(nodes[1].node.Peers()) != 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("node 2 still sees the killed node")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := register(t, nodes[1].join(serializer.JSON), "com.example.slow", echo, nil); err != nil {
 		t.Fatalf("register after the kill: %v", err)
 	}

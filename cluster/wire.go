@@ -51,6 +51,9 @@ type control struct {
 	Invoke  string `json:"iv,omitempty"`
 	Callees int    `json:"c,omitempty"`
 	Refuse  bool   `json:"no,omitempty"`
+	// First and Last: when the node's first and last callee registered.
+	First int64 `json:"f,omitempty"`
+	Last  int64 `json:"l,omitempty"`
 }
 
 func (c *control) encode() []byte {

@@ -37,9 +37,10 @@ type ClusterRPC interface {
 	// cluster did not answer in time. Called under no lock.
 	ProposeRegistration(match string, procedure spec.URI, invoke string) error
 	// AnnounceRegistration tells the other nodes how many callees this node
-	// has for a registration (0: it has none any more, or a failed proposal
-	// is withdrawn). It must not block: it is called with dealer.mu held.
-	AnnounceRegistration(match string, procedure spec.URI, invoke string, callees int)
+	// has for a registration (0: it has none any more) and when its first
+	// and last callee registered. It must not block: it is called with
+	// dealer.mu held.
+	AnnounceRegistration(r RemoteRegistration)
 	// WithdrawRegistration withdraws this node's refused proposal and
 	// returns once every live node has forgotten it (or a bound passed),
 	// so that no node routes a call to it after the refusal is answered.
@@ -92,6 +93,10 @@ type RemoteRegistration struct {
 	Procedure spec.URI
 	Invoke    string
 	Callees   int
+	// First and Last are when the node's first and last callee of it
+	// registered (Unix nanoseconds of the node's clock), for the first and
+	// last invocation policies.
+	First, Last int64
 }
 
 // remoteReg is what the other nodes have under one (match, procedure).
@@ -108,8 +113,9 @@ type remoteReg struct {
 // the proposer's REGISTERED, so a call made anywhere after REGISTERED
 // reaches it (a refused proposal is withdrawn before its ERROR).
 type remoteNode struct {
-	token   string
-	callees int
+	token       string
+	callees     int
+	first, last int64
 }
 
 func (r *remoteReg) callees() int {
@@ -271,7 +277,7 @@ func (realm *Realm) RemoteRegistrationChanged(node string, r RemoteRegistration)
 		return
 	}
 	d.mu.Lock()
-	d.setClaimLocked(node, r.Match, r.Procedure, r.Invoke, r.Callees)
+	d.setClaimTimesLocked(node, r.Match, r.Procedure, r.Invoke, r.Callees, r.First, r.Last)
 	d.mu.Unlock()
 }
 
@@ -285,7 +291,7 @@ func (realm *Realm) SetRemoteRegistrations(node string, regs []RemoteRegistratio
 	d.dropClaimsLocked(node)
 	for _, r := range regs {
 		if r.Callees > 0 {
-			d.setClaimLocked(node, r.Match, r.Procedure, r.Invoke, r.Callees)
+			d.setClaimTimesLocked(node, r.Match, r.Procedure, r.Invoke, r.Callees, r.First, r.Last)
 		}
 	}
 	d.mu.Unlock()
@@ -295,6 +301,12 @@ func (realm *Realm) SetRemoteRegistrations(node string, regs []RemoteRegistratio
 // records an accepted proposal (one callee, unless more are known), 0
 // drops the claim. Called with d.mu held.
 func (d *dealer) setClaimLocked(node, match string, procedure spec.URI, invoke string, callees int) {
+	d.setClaimTimesLocked(node, match, procedure, invoke, callees, 0, 0)
+}
+
+// setClaimTimesLocked is setClaimLocked with the node's first and last
+// callee registration times (0: unknown, kept as they were).
+func (d *dealer) setClaimTimesLocked(node, match string, procedure spec.URI, invoke string, callees int, first, last int64) {
 	cs := d.cluster
 	rr, ok := cs.claims.get(match, procedure)
 	if !ok {
@@ -315,10 +327,13 @@ func (d *dealer) setClaimLocked(node, match string, procedure spec.URI, invoke s
 		if callees > 0 {
 			rr.nodes[i].callees = callees
 		}
+		if first != 0 {
+			rr.nodes[i].first, rr.nodes[i].last = first, last
+		}
 	default:
 		rr.nodes = append(rr.nodes, remoteNode{})
 		copy(rr.nodes[i+1:], rr.nodes[i:])
-		rr.nodes[i] = remoteNode{token: node, callees: max(callees, 1)}
+		rr.nodes[i] = remoteNode{token: node, callees: max(callees, 1), first: first, last: last}
 	}
 	if len(rr.nodes) == 0 {
 		cs.claims.remove(match, procedure)
@@ -351,16 +366,51 @@ func (realm *Realm) LocalRegistrations() []RemoteRegistration {
 	defer d.mu.RUnlock()
 	var out []RemoteRegistration
 	d.index.each(func(match string, procedure spec.URI, reg *registration) {
-		out = append(out, RemoteRegistration{Match: match, Procedure: procedure, Invoke: reg.invoke, Callees: len(reg.callees)})
+		out = append(out, reg.remote())
 	})
 	return out
+}
+
+// remote describes reg for the other nodes. Called with d.mu held.
+func (reg *registration) remote() RemoteRegistration {
+	r := RemoteRegistration{Match: reg.match, Procedure: reg.procedure, Invoke: reg.invoke, Callees: len(reg.callees)}
+	if n := len(reg.since); n > 0 {
+		r.First, r.Last = reg.since[0].UnixNano(), reg.since[n-1].UnixNano()
+	}
+	return r
 }
 
 // announce tells the other nodes reg's callee count. Called with d.mu held.
 func (d *dealer) announce(reg *registration) {
 	if d.cluster != nil {
-		d.cluster.rpc.AnnounceRegistration(reg.match, reg.procedure, reg.invoke, len(reg.callees))
+		d.cluster.rpc.AnnounceRegistration(reg.remote())
 	}
+}
+
+// firstOrLast picks, for the first or last policy, this node's callee
+// (node "") or the node whose callee registered first (last). Wall clocks
+// of different nodes decide, so skew between them shifts the choice.
+func (rr *remoteReg) firstOrLast(reg *registration, last bool) (node string) {
+	best := int64(0)
+	if reg != nil && len(reg.since) > 0 {
+		best = reg.since[0].UnixNano()
+		if last {
+			best = reg.since[len(reg.since)-1].UnixNano()
+		}
+	}
+	for _, x := range rr.nodes {
+		if x.callees == 0 || x.first == 0 {
+			continue
+		}
+		t := x.first
+		if last {
+			t = x.last
+		}
+		if (node == "" && best == 0) || (!last && t < best) || (last && t > best) {
+			best, node = t, x.token
+		}
+	}
+	return node
 }
 
 // rank orders match policies by WAMP's precedence: exact, then the longest
@@ -399,6 +449,11 @@ func (d *dealer) routeCluster(procedure spec.URI) (reg *registration, callee *se
 		return reg, reg.pick(), ""
 	}
 	if !local {
+		if rr.invoke == invokeFirst || rr.invoke == invokeLast {
+			if node := rr.firstOrLast(nil, rr.invoke == invokeLast); node != "" {
+				return nil, nil, node
+			}
+		}
 		return nil, nil, rr.nth(d.spread(rr, remote))
 	}
 	lr, rrk := rank(reg.match, reg.procedure), rank(rr.match, rr.procedure)
@@ -415,7 +470,12 @@ func (d *dealer) routeCluster(procedure spec.URI) (reg *registration, callee *se
 		i = int((reg.next.Add(1) - 1) % uint64(total))
 	case invokeRandom:
 		i = rand.IntN(total)
-	default: // first, last: this node's
+	case invokeFirst, invokeLast:
+		if node := rr.firstOrLast(reg, reg.invoke == invokeLast); node != "" {
+			return nil, nil, node
+		}
+		return reg, reg.pick(), ""
+	default:
 		return reg, reg.pick(), ""
 	}
 	if i < len(reg.callees) {

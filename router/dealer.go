@@ -44,7 +44,10 @@ type registration struct {
 	discloseCaller bool
 	created        time.Time
 	callees        []*session // guarded by dealer.mu
-	next           atomic.Uint64
+	// since[i] is when callees[i] registered, for first and last across
+	// the nodes of a cluster. Guarded by dealer.mu.
+	since []time.Time
+	next  atomic.Uint64
 }
 
 // Invocation policies of shared registrations.
@@ -131,7 +134,7 @@ func (d *dealer) register(s *session, m *spec.Register) {
 	reg, exists := d.index.get(match, m.Procedure)
 	switch {
 	case !exists:
-		reg = &registration{id: d.newID(), procedure: m.Procedure, match: match, invoke: invoke, created: time.Now(), callees: []*session{s},
+		reg = &registration{id: d.newID(), procedure: m.Procedure, match: match, invoke: invoke, created: time.Now(), callees: []*session{s}, since: []time.Time{time.Now()},
 			forwardTimeout: optBool(m.Options, "forward_timeout", false),
 			discloseCaller: optBool(m.Options, "disclose_caller", false)}
 		d.index.put(match, m.Procedure, reg)
@@ -149,6 +152,7 @@ func (d *dealer) register(s *session, m *spec.Register) {
 		return
 	default:
 		reg.callees = append(reg.callees, s)
+		reg.since = append(reg.since, time.Now())
 	}
 	if s.registrations == nil {
 		s.registrations = make(map[spec.ID]*registration)
@@ -193,6 +197,7 @@ func (d *dealer) detach(s *session, reg *registration, meta []metaEvent) []metaE
 	for i, x := range reg.callees {
 		if x == s {
 			reg.callees = append(reg.callees[:i], reg.callees[i+1:]...)
+			reg.since = append(reg.since[:i], reg.since[i+1:]...)
 			break
 		}
 	}
