@@ -318,3 +318,14 @@ func TestProgressTimeoutAndCancelAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A one-node embedded cluster registers and calls with nobody to ask.
+func TestOneNodeClusterRPC(t *testing.T) {
+	nodes := startCluster(t, 1)
+	if err := register(t, nodes[0].join(serializer.JSON), "com.example.echo", echo, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodes[0].join(serializer.CBOR).Call(ctxT(t), "com.example.echo", spec.List{1}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -497,6 +497,10 @@ func (d *dealer) spread(rr *remoteReg, n int) int {
 	return 0
 }
 
+// remoteTimeoutGrace is how much longer than the callee's node the caller's
+// node waits before it answers a timed call itself.
+const remoteTimeoutGrace = time.Second
+
 // callRemote sends a CALL to the node of its callee.
 func (d *dealer) callRemote(s *session, m *spec.Call, node string, disclose bool, progressive bool, start time.Time) {
 	cs := d.cluster
@@ -522,6 +526,15 @@ func (d *dealer) callRemote(s *session, m *spec.Call, node string, disclose bool
 	s.mu.Unlock()
 	d.realm.router.stats.CallsInFlight.Add(1)
 	d.realm.stats.inFlight.Add(1)
+	// The callee's node enforces the timeout. This node's own timer, a
+	// little later, answers the caller if that node's answer never comes
+	// while it stays alive (a message lost with a route).
+	if ms, ok := optUint(m.Options, spec.OptTimeout); ok && ms > 0 {
+		c.timeout = millis(ms) + remoteTimeoutGrace
+	} else if t := d.realm.router.opts.DefaultCallTimeout; t > 0 {
+		c.timeout = t + remoteTimeoutGrace
+	}
+	d.armTimeout(c)
 	cs.rpc.SendCall(node, &RemoteCall{
 		Key: key, Procedure: m.Procedure, Options: m.Options, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw,
 		Disclose: disclose, Caller: s.id, AuthID: s.AuthID, AuthRole: s.AuthRole,
@@ -610,6 +623,11 @@ func (realm *Realm) HandleRemoteReply(r *RemoteReply) {
 	}
 	if r.Error == "" && optBool(r.Details, spec.OptProgress, false) {
 		if c.receiveProgress && !c.done.Load() {
+			c.mu.Lock()
+			if c.timer != nil {
+				c.timer.Reset(c.timeout) // as the callee's node does
+			}
+			c.mu.Unlock()
 			c.caller.send(&spec.Result{Request: c.callerReq, Details: r.Details, Arguments: r.Arguments, ArgumentsKw: r.ArgumentsKw})
 		}
 		return

@@ -422,7 +422,10 @@ func (d *dealer) armTimeout(c *call) {
 		if !d.finish(c) {
 			return
 		}
-		if c.callee.features.has(calleeCanceling) {
+		switch {
+		case c.remoteNode != "":
+			d.cluster.rpc.SendCancel(c.remoteNode, c.invReq, "killnowait")
+		case c.callee.features.has(calleeCanceling):
 			c.callee.send(&spec.Interrupt{Request: c.invReq, Options: spec.Dict{"mode": "killnowait", "reason": string(spec.ErrTimeout)}})
 		}
 		d.errorToCaller(c, spec.ErrTimeout, "the call timed out")
