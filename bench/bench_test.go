@@ -420,3 +420,22 @@ func TestFanoutSpreadsSubscribers(t *testing.T) {
 		t.Fatal("a bad subscriber URL was accepted")
 	}
 }
+
+// Callees join through CalleeURLs and every call is answered; a bad callee
+// URL is an error.
+func TestRPCSpreadsCallees(t *testing.T) {
+	ir := startRouter(t, RouterOptions{})
+	o := &RPC{Common: Common{Serializer: "msgpack", Count: 200, Duration: 5 * time.Second}, Callers: 2, Callees: 2, Window: 4,
+		CalleeURLs: []string{ir.RawSocketURL(), ir.RawSocketURL()}}
+	res, err := o.Run(testContext(t), Target{Label: "router", URL: ir.RawSocketURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res.RPC; r.Calls != 200 || r.Failed != 0 || r.Unanswered != 0 || res.Params["callee_urls"] == nil {
+		t.Fatalf("calls %+v, params %v", r, res.Params)
+	}
+	bad := &RPC{Common: Common{Count: 10}, Callees: 1, CalleeURLs: []string{"bogus://x"}}
+	if _, err := bad.Run(testContext(t), Target{Label: "router", URL: ir.RawSocketURL()}); err == nil {
+		t.Fatal("a bad callee URL was accepted")
+	}
+}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,10 @@ type RPC struct {
 	Payload int // bytes of binary payload per call; default 16
 	// Procedure is the URI called (default "bench.rpc.echo").
 	Procedure string
+	// CalleeURLs, if set, spread the callees over these routers (the nodes
+	// of a cluster, to measure a call crossing nodes); callers use the
+	// target's URL.
+	CalleeURLs []string
 }
 
 // Name implements Scenario.
@@ -85,9 +90,21 @@ func (o *RPC) Run(ctx context.Context, t Target) (*Result, error) {
 	if o.Callees > 1 {
 		regOpts = spec.Dict{spec.OptInvoke: "roundrobin"}
 	}
+	calleeDialers := []*dialer{d}
+	if len(o.CalleeURLs) > 0 {
+		calleeDialers = calleeDialers[:0]
+		for _, u := range o.CalleeURLs {
+			_, cd, err := o.prepare(ctx, Target{URL: u}, transport.Options{})
+			if err != nil {
+				return nil, err
+			}
+			calleeDialers = append(calleeDialers, cd)
+		}
+		res.Params["callee_urls"] = strings.Join(o.CalleeURLs, ",")
+	}
 	callees := make([]*session, o.Callees)
 	for i := range callees {
-		s, err := d.join(setup, o.Realm)
+		s, err := calleeDialers[i%len(calleeDialers)].join(setup, o.Realm)
 		if err != nil {
 			return nil, setupError("callee", i, err)
 		}

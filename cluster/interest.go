@@ -27,8 +27,18 @@ type localInterest struct {
 
 // ackWaiter waits for every node alive at an announcement to acknowledge it.
 type ackWaiter struct {
-	expect map[string]bool
-	done   chan struct{}
+	expect  map[string]bool
+	done    chan struct{}
+	refused bool // a node refused a registration proposal (rpc.go)
+}
+
+// refuseLocked marks the proposal refused and ends the wait.
+func (w *ackWaiter) refuseLocked() {
+	w.refused = true
+	if len(w.expect) > 0 {
+		clear(w.expect)
+		close(w.done)
+	}
 }
 
 func (w *ackWaiter) ackLocked(token string) {

@@ -60,6 +60,7 @@ func (n *Node) subscribe() error {
 		{n.subj.events, n.onEvent},
 		{n.subj.metaOf(n.token), n.onMetaRequest},
 		{n.subj.metaCallOf(n.token), n.onMetaCall},
+		{n.subj.rpcOf(n.token), n.onRPC},
 	} {
 		sub, err := n.nc.Subscribe(s.subject, s.handler)
 		if err != nil {
@@ -132,6 +133,7 @@ func (n *Node) reap(now time.Time) {
 	n.mu.Unlock()
 	for _, p := range gone {
 		n.log.Warn("cluster: node gone silent, taken as failed", "peer", p.name, "after", n.opts.FailAfter)
+		n.nodeLost(p.token)
 		n.sessionsLost(p)
 	}
 }
@@ -182,11 +184,12 @@ func (n *Node) onControl(m *nats.Msg) {
 		_, known := n.peers[c.Token]
 		n.dropPeerLocked(c.Token)
 		n.mu.Unlock()
+		n.nodeLost(c.Token)
 		if known {
 			n.log.Info("cluster: node left", "peer", c.Name)
 		}
 		return
-	case kindHeartbeat, kindInterest, kindJoined, kindLeft:
+	case kindHeartbeat, kindInterest, kindJoined, kindLeft, kindPropose, kindReg:
 	default:
 		return
 	}
@@ -209,6 +212,8 @@ func (n *Node) onControl(m *nats.Msg) {
 	case (c.Kind == kindJoined || c.Kind == kindLeft) && c.Seq == p.seq+1:
 		p.setSession(c.Realm, router.RemoteSession{ID: spec.ID(c.Session), AuthID: c.AuthID, AuthRole: c.AuthRole}, c.Kind == kindJoined)
 		p.seq = c.Seq
+	case (c.Kind == kindPropose || c.Kind == kindReg) && c.Seq == p.seq+1:
+		p.seq = c.Seq
 	case c.Seq > p.seq:
 		fresh = true // missed a change: start again from a snapshot
 	}
@@ -219,6 +224,9 @@ func (n *Node) onControl(m *nats.Msg) {
 	applied := true
 	if fresh {
 		applied = n.fetchSnapshot(c.Token, c.Name)
+	}
+	if applied && (c.Kind == kindPropose || c.Kind == kindReg) {
+		n.registrationChange(c, m.Reply)
 	}
 	if applied && c.Kind == kindInterest && m.Reply != "" {
 		_ = n.nc.Publish(m.Reply, (&control{Kind: kindAck, Name: n.opts.Name, Token: n.token, Seq: c.Seq}).encode())
@@ -241,7 +249,14 @@ func (n *Node) fetchSnapshot(token, name string) bool {
 	var replaced []*peer
 	defer func() {
 		for _, old := range replaced {
+			n.nodeLost(old.token)
 			n.sessionsLost(old)
+		}
+	}()
+	installed := false
+	defer func() {
+		if installed {
+			n.installRegistrations(token, snap.Regs)
 		}
 	}()
 	n.mu.Lock()
@@ -271,6 +286,7 @@ func (n *Node) fetchSnapshot(token, name string) bool {
 		p.setSession(ss.Realm, router.RemoteSession{ID: spec.ID(ss.ID), AuthID: ss.AuthID, AuthRole: ss.AuthRole}, true)
 	}
 	n.peers[token] = p
+	installed = true
 	return true
 }
 
@@ -291,6 +307,9 @@ func (n *Node) onSnapshotRequest(m *nats.Msg) {
 	// racing with this is in the list or not, and its own message, with a
 	// later sequence number, settles it.
 	for _, l := range links {
+		for _, r := range l.realm.LocalRegistrations() {
+			snap.Regs = append(snap.Regs, snapReg{Realm: l.name, Match: r.Match, Procedure: string(r.Procedure), Invoke: r.Invoke, Callees: r.Callees, First: r.First, Last: r.Last})
+		}
 		for _, d := range l.realm.LocalSessions() {
 			id, _ := spec.AsID(d["session"])
 			authID, _ := d["authid"].(string)
@@ -309,6 +328,9 @@ func (n *Node) onAck(m *nats.Msg) {
 	}
 	n.mu.Lock()
 	if w := n.waiters[c.Seq]; w != nil {
+		if c.Refuse {
+			w.refuseLocked()
+		}
 		w.ackLocked(c.Token)
 	}
 	n.mu.Unlock()

@@ -27,6 +27,8 @@ const (
 	kindAck       = "ack"
 	kindJoined    = "sj" // a session joined the sending node
 	kindLeft      = "sl" // a session left it
+	kindPropose   = "rp" // a new registration, to acknowledge (rpc.go)
+	kindReg       = "rg" // a registration's callee count on the sending node
 )
 
 // control is a heartbeat, an interest change, an acknowledgement or a
@@ -48,6 +50,14 @@ type control struct {
 	Session  uint64 `json:"i,omitempty"`
 	AuthID   string `json:"ai,omitempty"`
 	AuthRole string `json:"ar,omitempty"`
+	// Invoke and Callees describe a registration (Topic is its procedure);
+	// Refuse is an acknowledgement that refuses a proposal.
+	Invoke  string `json:"iv,omitempty"`
+	Callees int    `json:"c,omitempty"`
+	Refuse  bool   `json:"no,omitempty"`
+	// First and Last: when the node's first and last callee registered.
+	First int64 `json:"f,omitempty"`
+	Last  int64 `json:"l,omitempty"`
 }
 
 func (c *control) encode() []byte {
@@ -66,6 +76,9 @@ func decodeControl(b []byte) (*control, error) {
 	if c.Kind == kindInterest && (c.Realm == "" || !validMatch(c.Match)) {
 		return nil, errors.New("cluster: interest change without realm or with an unknown match policy")
 	}
+	if (c.Kind == kindPropose || c.Kind == kindReg) && (c.Realm == "" || !validMatch(c.Match) || c.Topic == "" || c.Invoke == "" || c.Callees < 0) {
+		return nil, errors.New("cluster: registration change without realm, procedure or invocation policy")
+	}
 	if (c.Kind == kindJoined || c.Kind == kindLeft) && (c.Realm == "" || c.Session == 0 || c.Session > uint64(spec.MaxID)) {
 		return nil, errors.New("cluster: session change without realm or with a bad session ID")
 	}
@@ -82,6 +95,7 @@ type snapshot struct {
 	Seq      uint64        `json:"s"`
 	Interest []pattern     `json:"i"`
 	Sessions []snapSession `json:"ss,omitempty"`
+	Regs     []snapReg     `json:"rg,omitempty"`
 }
 
 type snapSession struct {
@@ -110,6 +124,11 @@ func decodeSnapshot(b []byte) (*snapshot, error) {
 	for _, p := range s.Interest {
 		if p.Realm == "" || !validMatch(p.Match) {
 			return nil, errors.New("cluster: snapshot pattern without realm or with an unknown match policy")
+		}
+	}
+	for _, r := range s.Regs {
+		if r.Realm == "" || !validMatch(r.Match) || r.Procedure == "" || r.Invoke == "" || r.Callees < 0 {
+			return nil, errors.New("cluster: snapshot registration without realm, procedure or invocation policy")
 		}
 	}
 	for _, ss := range s.Sessions {

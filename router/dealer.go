@@ -25,6 +25,9 @@ type dealer struct {
 	mu    sync.RWMutex // guards the fields below
 	index *uriIndex[*registration]
 	byID  map[spec.ID]*registration
+
+	// cluster is nil on a single node (see cluster_rpc.go).
+	cluster *clusterState
 }
 
 type registration struct {
@@ -41,7 +44,10 @@ type registration struct {
 	discloseCaller bool
 	created        time.Time
 	callees        []*session // guarded by dealer.mu
-	next           atomic.Uint64
+	// since[i] is when callees[i] registered, for first and last across
+	// the nodes of a cluster. Guarded by dealer.mu.
+	since []time.Time
+	next  atomic.Uint64
 }
 
 // Invocation policies of shared registrations.
@@ -70,11 +76,16 @@ func (reg *registration) pick() *session {
 
 // call is one CALL in flight, from CALL to its final RESULT or ERROR.
 type call struct {
-	caller          *session
-	callerReq       spec.ID
-	callee          *session
-	invReq          spec.ID
-	registration    spec.ID
+	caller       *session
+	callerReq    spec.ID
+	callee       *session
+	invReq       spec.ID
+	registration spec.ID
+	// remoteNode: the callee is on that node (callee is nil, invReq is the
+	// call's key there). origin: the caller is on another node (caller is
+	// nil, callerReq is the call's key).
+	remoteNode      string
+	origin          *remoteOrigin
 	receiveProgress bool
 	timeout         time.Duration
 	start           time.Time // for the call duration histogram
@@ -107,6 +118,9 @@ func (d *dealer) register(s *session, m *spec.Register) {
 		s.sendError(spec.TypeRegister, m.Request, spec.ErrNotAuthorized, "procedures under wamp. are reserved for the router")
 		return
 	}
+	if d.cluster != nil && !d.claimCluster(s, m, match, invoke) {
+		return
+	}
 	var meta []metaEvent
 	d.mu.Lock()
 	defer func() {
@@ -120,7 +134,7 @@ func (d *dealer) register(s *session, m *spec.Register) {
 	reg, exists := d.index.get(match, m.Procedure)
 	switch {
 	case !exists:
-		reg = &registration{id: d.newID(), procedure: m.Procedure, match: match, invoke: invoke, created: time.Now(), callees: []*session{s},
+		reg = &registration{id: d.newID(), procedure: m.Procedure, match: match, invoke: invoke, created: time.Now(), callees: []*session{s}, since: []time.Time{time.Now()},
 			forwardTimeout: optBool(m.Options, "forward_timeout", false),
 			discloseCaller: optBool(m.Options, "disclose_caller", false)}
 		d.index.put(match, m.Procedure, reg)
@@ -138,12 +152,14 @@ func (d *dealer) register(s *session, m *spec.Register) {
 		return
 	default:
 		reg.callees = append(reg.callees, s)
+		reg.since = append(reg.since, time.Now())
 	}
 	if s.registrations == nil {
 		s.registrations = make(map[spec.ID]*registration)
 	}
 	s.registrations[reg.id] = reg
 	meta = append(meta, metaEvent{"wamp.registration.on_register", spec.List{int64(s.id), int64(reg.id)}})
+	d.announce(reg)
 	// Queued under the lock: REGISTERED precedes any INVOCATION for it.
 	s.send(&spec.Registered{Request: m.Request, Registration: reg.id})
 }
@@ -181,10 +197,12 @@ func (d *dealer) detach(s *session, reg *registration, meta []metaEvent) []metaE
 	for i, x := range reg.callees {
 		if x == s {
 			reg.callees = append(reg.callees[:i], reg.callees[i+1:]...)
+			reg.since = append(reg.since[:i], reg.since[i+1:]...)
 			break
 		}
 	}
 	meta = append(meta, metaEvent{"wamp.registration.on_unregister", spec.List{int64(s.id), int64(reg.id)}})
+	d.announce(reg)
 	if len(reg.callees) == 0 {
 		d.index.remove(reg.match, reg.procedure)
 		delete(d.byID, reg.id)
@@ -236,7 +254,19 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 	if spec.IsReservedURI(m.Procedure) && d.callMeta(s, m) {
 		return true
 	}
-	reg, callee := d.route(m.Procedure)
+	var reg *registration
+	var callee *session
+	if d.cluster != nil {
+		var node string
+		reg, callee, node = d.routeCluster(m.Procedure)
+		if node != "" {
+			disclose := decision.Disclose || optBool(m.Options, spec.OptDiscloseMe, false)
+			d.callRemote(s, m, node, disclose, progressive, start)
+			return true
+		}
+	} else {
+		reg, callee = d.route(m.Procedure)
+	}
 	if callee == nil {
 		s.sendError(spec.TypeCall, m.Request, spec.ErrNoSuchProcedure, "no callee registered for "+string(m.Procedure))
 		return true
@@ -259,33 +289,8 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 		streaming:       progressive,
 		start:           start,
 	}
-	details := spec.Dict{}
-	if reg.match != spec.MatchExact {
-		details["procedure"] = string(m.Procedure)
-	}
-	if c.receiveProgress {
-		details[spec.OptReceiveProgress] = true
-	}
-	if progressive {
-		details[spec.OptProgress] = true
-	}
-	if decision.Disclose || optBool(m.Options, spec.OptDiscloseMe, false) || reg.discloseCaller {
-		details["caller"] = int64(s.id)
-		details["caller_authid"] = s.AuthID
-		details["caller_authrole"] = s.AuthRole
-	}
-	copyPassthru(details, m.Options)
-	if ms, ok := optUint(m.Options, spec.OptTimeout); ok && ms > 0 {
-		c.timeout = millis(ms)
-		if callee.features.has(calleeTimeout) && reg.forwardTimeout {
-			// The callee enforces it; the dealer only forwards it.
-			details[spec.OptTimeout] = ms
-			c.timeout = 0
-		}
-	} else if d.realm.router.opts.DefaultCallTimeout > 0 {
-		// A callee that never answers must not hold its caller forever.
-		c.timeout = d.realm.router.opts.DefaultCallTimeout
-	}
+	disclose := decision.Disclose || optBool(m.Options, spec.OptDiscloseMe, false)
+	details := d.invocationDetails(c, reg, m.Procedure, m.Options, progressive, disclose, s.id, s.AuthID, s.AuthRole)
 
 	s.mu.Lock()
 	if s.calls == nil {
@@ -319,6 +324,40 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 	return true
 }
 
+// invocationDetails builds an INVOCATION's details for call c (and sets
+// its timeout): the caller is disclosed when its node decided so (disclose)
+// or the registration asks for it.
+func (d *dealer) invocationDetails(c *call, reg *registration, procedure spec.URI, opts spec.Dict, progressive, disclose bool, caller spec.ID, authID, authRole string) spec.Dict {
+	details := spec.Dict{}
+	if reg.match != spec.MatchExact {
+		details["procedure"] = string(procedure)
+	}
+	if c.receiveProgress {
+		details[spec.OptReceiveProgress] = true
+	}
+	if progressive {
+		details[spec.OptProgress] = true
+	}
+	if disclose || reg.discloseCaller {
+		details["caller"] = int64(caller)
+		details["caller_authid"] = authID
+		details["caller_authrole"] = authRole
+	}
+	copyPassthru(details, opts)
+	if ms, ok := optUint(opts, spec.OptTimeout); ok && ms > 0 {
+		c.timeout = millis(ms)
+		if c.callee.features.has(calleeTimeout) && reg.forwardTimeout {
+			// The callee enforces it; the dealer only forwards it.
+			details[spec.OptTimeout] = ms
+			c.timeout = 0
+		}
+	} else if d.realm.router.opts.DefaultCallTimeout > 0 {
+		// A callee that never answers must not hold its caller forever.
+		c.timeout = d.realm.router.opts.DefaultCallTimeout
+	}
+	return details
+}
+
 // invoke sends an INVOCATION for c, failing the call if it cannot be sent.
 func (d *dealer) invoke(c *call, inv *spec.Invocation) {
 	err := c.callee.send(inv)
@@ -341,6 +380,11 @@ func (d *dealer) continueCall(s *session, m *spec.Call) {
 	if c == nil || c.done.Load() {
 		return // the call is over: the spec says to discard the continuation
 	}
+	d.continueWith(c, m)
+}
+
+// continueWith forwards a continuation of c's progressive invocation.
+func (d *dealer) continueWith(c *call, m *spec.Call) {
 	more := optBool(m.Options, spec.OptProgress, false)
 	c.mu.Lock()
 	open := c.streaming
@@ -354,6 +398,11 @@ func (d *dealer) continueCall(s *session, m *spec.Call) {
 		details[spec.OptProgress] = true
 	}
 	copyPassthru(details, m.Options)
+	if c.remoteNode != "" {
+		d.cluster.rpc.SendCall(c.remoteNode, &RemoteCall{Key: c.invReq, Options: m.Options, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Continue: true,
+			Caller: c.caller.id, AuthID: c.caller.AuthID, AuthRole: c.caller.AuthRole})
+		return
+	}
 	d.invoke(c, &spec.Invocation{Request: c.invReq, Registration: c.registration, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
 }
 
@@ -373,10 +422,13 @@ func (d *dealer) armTimeout(c *call) {
 		if !d.finish(c) {
 			return
 		}
-		if c.callee.features.has(calleeCanceling) {
+		switch {
+		case c.remoteNode != "":
+			d.cluster.rpc.SendCancel(c.remoteNode, c.invReq, "killnowait")
+		case c.callee.features.has(calleeCanceling):
 			c.callee.send(&spec.Interrupt{Request: c.invReq, Options: spec.Dict{"mode": "killnowait", "reason": string(spec.ErrTimeout)}})
 		}
-		c.caller.sendError(spec.TypeCall, c.callerReq, spec.ErrTimeout, "the call timed out")
+		d.errorToCaller(c, spec.ErrTimeout, "the call timed out")
 	})
 }
 
@@ -405,14 +457,21 @@ func (d *dealer) finish(c *call) bool {
 	if !c.done.CompareAndSwap(false, true) {
 		return false
 	}
-	c.caller.mu.Lock()
-	if c.caller.calls[c.callerReq] == c {
-		delete(c.caller.calls, c.callerReq)
+	if c.caller != nil {
+		c.caller.mu.Lock()
+		if c.caller.calls[c.callerReq] == c {
+			delete(c.caller.calls, c.callerReq)
+		}
+		c.caller.mu.Unlock()
 	}
-	c.caller.mu.Unlock()
-	c.callee.mu.Lock()
-	delete(c.callee.pending, c.invReq)
-	c.callee.mu.Unlock()
+	if c.callee != nil {
+		c.callee.mu.Lock()
+		delete(c.callee.pending, c.invReq)
+		c.callee.mu.Unlock()
+	}
+	if d.cluster != nil {
+		d.unlinkRemote(c)
+	}
 	c.mu.Lock()
 	if c.timer != nil {
 		c.timer.Stop()
@@ -428,7 +487,7 @@ func (d *dealer) finish(c *call) bool {
 // fail completes c with an error from the router.
 func (d *dealer) fail(c *call, uri spec.URI, message string) {
 	if d.finish(c) {
-		c.caller.sendError(spec.TypeCall, c.callerReq, uri, message)
+		d.errorToCaller(c, uri, message)
 	}
 }
 
@@ -467,14 +526,14 @@ func (d *dealer) yield(callee *session, m *spec.Yield) bool {
 			}
 			c.mu.Unlock()
 			details[spec.OptProgress] = true
-			c.caller.send(&spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+			d.toCaller(c, &spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
 		}
 		return true
 	}
 	if !d.finish(c) {
 		return true
 	}
-	err := c.caller.send(&spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+	err := d.toCaller(c, &spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
 	if errors.Is(err, transport.ErrFrameTooLarge) {
 		c.caller.sendError(spec.TypeCall, c.callerReq, spec.ErrPayloadSizeExceeded, "the result is larger than the caller accepts")
 	}
@@ -492,7 +551,7 @@ func (d *dealer) calleeError(callee *session, m *spec.Error) bool {
 	if c == nil || !d.finish(c) {
 		return true
 	}
-	err := c.caller.send(&spec.Error{RequestType: spec.TypeCall, Request: c.callerReq, Details: m.Details, Error: m.Error, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+	err := d.toCaller(c, &spec.Error{RequestType: spec.TypeCall, Request: c.callerReq, Details: m.Details, Error: m.Error, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
 	if errors.Is(err, transport.ErrFrameTooLarge) {
 		c.caller.sendError(spec.TypeCall, c.callerReq, spec.ErrPayloadSizeExceeded, "the error is larger than the caller accepts")
 	}
@@ -511,6 +570,20 @@ func (d *dealer) cancel(s *session, m *spec.Cancel) {
 		return // already answered: nothing to cancel
 	}
 	mode := optString(m.Options, "mode", "killnowait")
+	if c.remoteNode != "" {
+		// The callee's node knows whether it can interrupt; kill waits
+		// for its answer, the other modes answer here at once.
+		if mode != "kill" && d.finish(c) {
+			s.sendError(spec.TypeCall, c.callerReq, spec.ErrCanceled, "canceled by the caller")
+		}
+		d.cluster.rpc.SendCancel(c.remoteNode, c.invReq, mode)
+		return
+	}
+	d.cancelCall(c, mode)
+}
+
+// cancelCall cancels c on its callee's node.
+func (d *dealer) cancelCall(c *call, mode string) {
 	if !c.callee.features.has(calleeCanceling) {
 		mode = "skip"
 	}
@@ -520,7 +593,7 @@ func (d *dealer) cancel(s *session, m *spec.Cancel) {
 	case "killnowait":
 		if d.finish(c) {
 			c.callee.send(&spec.Interrupt{Request: c.invReq, Options: spec.Dict{"mode": "killnowait"}})
-			s.sendError(spec.TypeCall, c.callerReq, spec.ErrCanceled, "canceled by the caller")
+			d.errorToCaller(c, spec.ErrCanceled, "canceled by the caller")
 		}
 	default:
 		d.fail(c, spec.ErrCanceled, "canceled by the caller")
@@ -576,6 +649,12 @@ func (d *dealer) endCalls(s *session) {
 		d.fail(c, spec.ErrCanceled, "the callee left")
 	}
 	for _, c := range asCaller {
+		if c.remoteNode != "" {
+			if d.finish(c) {
+				d.cluster.rpc.SendCancel(c.remoteNode, c.invReq, "killnowait")
+			}
+			continue
+		}
 		if d.finish(c) && c.callee.features.has(calleeCanceling) && c.callee != s {
 			c.callee.send(&spec.Interrupt{Request: c.invReq, Options: spec.Dict{"mode": "killnowait"}})
 		}

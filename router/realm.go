@@ -62,6 +62,9 @@ func newRealmWith(r *Router, rc RealmConfig, listeners map[string]*auth.Listener
 	realm.auth.Store(ra)
 	if r.opts.Cluster != nil {
 		realm.cluster = r.opts.Cluster.Link(realm)
+		if rpc, ok := realm.cluster.(ClusterRPC); ok {
+			realm.dealer.cluster = newClusterState(rpc)
+		}
 	}
 	return realm, nil
 }

@@ -98,9 +98,11 @@ func benchRPCCommand() *cli.Command {
 			&cli.IntFlag{Name: "callees", Value: 1, Usage: "sessions registering the procedure (shared, round robin, when more than one)"},
 			&cli.IntFlag{Name: "window", Value: 16, Usage: "outstanding calls per caller"},
 			&cli.IntFlag{Name: "payload", Value: 16, Usage: "bytes of binary payload per call"},
+			&cli.StringSliceFlag{Name: "callee-url", Usage: "spread the callees over these routers (the nodes of a cluster; repeatable or comma-separated); callers use --url"},
 		),
 		Action: func(c *cli.Context) error {
-			return runBench(c, &bench.RPC{Common: common(c), Callers: c.Int("callers"), Callees: c.Int("callees"), Window: c.Int("window"), Payload: c.Int("payload")})
+			return runBench(c, &bench.RPC{Common: common(c), Callers: c.Int("callers"), Callees: c.Int("callees"), Window: c.Int("window"), Payload: c.Int("payload"),
+				CalleeURLs: splitList(c.StringSlice("callee-url"))})
 		},
 	}
 }

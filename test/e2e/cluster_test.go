@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -166,10 +167,55 @@ func TestThreeProcessCluster(t *testing.T) {
 		}
 	}
 
+	// RPC: a callee on node 2 answers a caller on node 1; a call in flight
+	// to a callee on node 3 ends in wamp.error.canceled when node 3 dies.
+	if _, err := connectWS(t, procs[1].ws).Register(ctx, "com.demo.add", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		a, _ := spec.AsInt(inv.Arguments[0])
+		b, _ := spec.AsInt(inv.Arguments[1])
+		return &client.Result{Arguments: spec.List{a + b}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := pub.Call(ctx, "com.demo.add", spec.List{2, 3}, nil, nil)
+	if err != nil {
+		t.Fatalf("cross-node call: %v", err)
+	}
+	if n, _ := spec.AsInt(res.Arguments[0]); n != 5 {
+		t.Fatalf("cross-node call answered %v", res.Arguments)
+	}
+	inFlight := make(chan struct{})
+	if _, err := connectWS(t, procs[2].ws).Register(ctx, "com.demo.slow", func(ctx context.Context, _ *client.Invocation) (*client.Result, error) {
+		close(inFlight)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	callErr := make(chan error, 1)
+	go func() {
+		_, err := pub.Call(ctx, "com.demo.slow", nil, nil, nil)
+		callErr <- err
+	}()
+	select {
+	case <-inFlight:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow call did not reach node 3")
+	}
+
 	procs[2].kill()
 	start := time.Now()
 	procs[0].waitLog(t, "taken as failed", 1, 5*time.Second)
 	t.Logf("SIGKILLed node dropped after %v", time.Since(start).Round(time.Millisecond))
+	select {
+	case err := <-callErr:
+		var we *client.Error
+		if !errors.As(err, &we) || we.URI != spec.ErrCanceled {
+			t.Fatalf("call in flight to the killed node: %v", err)
+		}
+		t.Logf("call in flight to the killed node ended after %v", time.Since(start).Round(time.Millisecond))
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call in flight to the killed node hangs")
+	}
 	if err := pub.Publish(ctx, "com.demo", spec.List{int64(20)}, nil, spec.Dict{"acknowledge": true}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package interop
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,60 @@ func TestClusterMetaKillAcrossNodes(t *testing.T) {
 		cancel()
 	}
 	tc.wait(t, routers[1])
+	for _, r := range routers {
+		r.stop(t)
+	}
+}
+
+// Real callees on one node called by real callers on the others: an
+// autobahn-python callee on node 2 answers autobahn-js and autobahn-python
+// callers on nodes 1 and 3 (the binary echo crosses the cluster both ways),
+// and an autobahn-js callee on node 3 answers a Python caller on node 1.
+func TestClusterRPCAcrossNodes(t *testing.T) {
+	cases := []struct {
+		name    string
+		callee  peer
+		node    int
+		callers []struct {
+			node int
+			p    peer
+		}
+	}{
+		{"py-callee", peer{"py-asyncio", "rawsocket", "msgpack"}, 1, []struct {
+			node int
+			p    peer
+		}{{0, peer{"js", "websocket", "json"}}, {2, peer{"py-twisted", "websocket", "cbor"}}}},
+		{"js-callee", peer{"js", "websocket", "msgpack"}, 2, []struct {
+			node int
+			p    peer
+		}{{0, peer{"py-asyncio", "websocket", "json"}}}},
+	}
+	for _, tc := range cases {
+		tc.callee.require(t)
+		for _, c := range tc.callers {
+			c.p.require(t)
+		}
+	}
+	routers := startClusterRouters(t, 3)
+	for _, tc := range cases {
+		prefix := uriPrefix("cluster", tc.name)
+		ctx, cancel := context.WithTimeout(context.Background(), clientKillAfter)
+		callee := startClient(t, ctx, routers[tc.node], tc.callee, "callee", prefix,
+			"--count", fmt.Sprint(len(tc.callers)), "--name", tc.callee.String())
+		callee.waitReady(t, routers[tc.node])
+		for _, c := range tc.callers {
+			if !runClient(t, routers[c.node], c.p, "caller", prefix, "--name", c.p.String()) {
+				cancel()
+			}
+		}
+		if t.Failed() {
+			cancel()
+			callee.logAborted(t)
+			return
+		}
+		callee.wait(t, routers[tc.node])
+		cancel()
+	}
 	for _, r := range routers {
 		r.stop(t)
 	}
