@@ -315,6 +315,7 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 		Details:      details,
 		Arguments:    m.Arguments,
 		ArgumentsKw:  m.ArgumentsKw,
+		Raw:          m.Raw,
 	})
 	return true
 }
@@ -354,7 +355,7 @@ func (d *dealer) continueCall(s *session, m *spec.Call) {
 		details[spec.OptProgress] = true
 	}
 	copyPassthru(details, m.Options)
-	d.invoke(c, &spec.Invocation{Request: c.invReq, Registration: c.registration, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+	d.invoke(c, &spec.Invocation{Request: c.invReq, Registration: c.registration, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Raw: m.Raw})
 }
 
 // armTimeout starts the dealer-side call timeout. When it fires the caller
@@ -467,14 +468,14 @@ func (d *dealer) yield(callee *session, m *spec.Yield) bool {
 			}
 			c.mu.Unlock()
 			details[spec.OptProgress] = true
-			c.caller.send(&spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+			c.caller.send(&spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Raw: m.Raw})
 		}
 		return true
 	}
 	if !d.finish(c) {
 		return true
 	}
-	err := c.caller.send(&spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+	err := c.caller.send(&spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Raw: m.Raw})
 	if errors.Is(err, transport.ErrFrameTooLarge) {
 		c.caller.sendError(spec.TypeCall, c.callerReq, spec.ErrPayloadSizeExceeded, "the result is larger than the caller accepts")
 	}
@@ -492,7 +493,7 @@ func (d *dealer) calleeError(callee *session, m *spec.Error) bool {
 	if c == nil || !d.finish(c) {
 		return true
 	}
-	err := c.caller.send(&spec.Error{RequestType: spec.TypeCall, Request: c.callerReq, Details: m.Details, Error: m.Error, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+	err := c.caller.send(&spec.Error{RequestType: spec.TypeCall, Request: c.callerReq, Details: m.Details, Error: m.Error, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Raw: m.Raw})
 	if errors.Is(err, transport.ErrFrameTooLarge) {
 		c.caller.sendError(spec.TypeCall, c.callerReq, spec.ErrPayloadSizeExceeded, "the error is larger than the caller accepts")
 	}
