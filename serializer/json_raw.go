@@ -223,22 +223,16 @@ func (s *jsonScan) dict(depth int) bool {
 	if s.byte('}') {
 		return true
 	}
-	var keys [maxScanKeys][]byte
-	for k := 0; ; k++ {
+	var keys dupKeys
+	for {
 		s.space()
-		if k == maxScanKeys || s.i >= len(s.b) || s.b[s.i] != '"' {
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
 			return false
 		}
 		key, ok := s.str(true)
-		if !ok {
+		if !ok || !keys.add(key) {
 			return false
 		}
-		for _, prev := range keys[:k] {
-			if string(prev) == string(key) {
-				return false
-			}
-		}
-		keys[k] = key
 		if s.space(); !s.byte(':') || !s.skip(depth+1) {
 			return false
 		}

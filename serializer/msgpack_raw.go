@@ -20,11 +20,16 @@ func (s msgpackSerializer) DecodeRaw(b []byte) (spec.Message, error) {
 	if at == 0 || n <= at || n > at+2 {
 		return s.Decode(b)
 	}
+	// The head is decoded eagerly below; the scanner only has to find its
+	// end, and lets msgpackr's undefined (wampy.js fills Options with it)
+	// pass there.
+	sc.head = true
 	for range at {
 		if !sc.skip(1) {
 			return s.Decode(b)
 		}
 	}
+	sc.head = false
 	headEnd := sc.i
 	if sc.i >= len(b) || !isMsgpackArray(b[sc.i]) {
 		return s.Decode(b)
@@ -58,11 +63,14 @@ func isMsgpackMap(c byte) bool   { return c&0xf0 == 0x80 || c == 0xde || c == 0x
 // mpScan walks MessagePack without building values. It accepts only what
 // the eager decoder accepts and turns into the same value: anything else
 // (an extension, invalid UTF-8, a duplicate or non-string key, nesting
-// beyond maxDepth, a large dict it would have to index) makes skip report
+// beyond maxDepth) makes skip report
 // false, and the caller decodes eagerly to get Decode's verdict.
 type mpScan struct {
 	b []byte
 	i int
+	// head: skipping the message's head, which is decoded eagerly anyway;
+	// the undefined extension (d4 00 00) passes.
+	head bool
 }
 
 // n reads a big-endian unsigned integer of w bytes.
@@ -142,8 +150,8 @@ func (s *mpScan) str() ([]byte, bool) {
 }
 
 // maxScanKeys bounds the dicts checked for duplicate keys by comparing
-// every pair; a larger one is left to the eager decoder.
-const maxScanKeys = 32
+// every pair; a larger one gets a set.
+const maxScanKeys = 16
 
 func (s *mpScan) skip(depth int) bool {
 	if s.i >= len(s.b) {
@@ -192,7 +200,12 @@ func (s *mpScan) skip(depth int) bool {
 		n = 1
 	case 0xcd, 0xd1:
 		n = 2
-	default: // extensions and 0xc1
+	case 0xd4: // fixext 1: only undefined, and only in the head
+		if !s.head || len(s.b)-s.i < 2 || s.b[s.i] != 0 || s.b[s.i+1] != 0 {
+			return false
+		}
+		n = 2
+	default: // other extensions and 0xc1
 		return false
 	}
 	return ok && s.over(n)
@@ -214,24 +227,49 @@ func (s *mpScan) dict(depth int) bool {
 	default:
 		n, ok = s.n(4)
 	}
-	if !ok || n > maxScanKeys {
+	// Every pair takes at least two bytes.
+	if !ok || n > (len(s.b)-s.i)/2 {
 		return false
 	}
-	var keys [maxScanKeys][]byte
-	for k := range n {
+	var keys dupKeys
+	for range n {
 		key, ok := s.str()
-		if !ok {
+		if !ok || !keys.add(key) || !s.skip(depth+1) {
 			return false
 		}
-		for _, prev := range keys[:k] {
+	}
+	return true
+}
+
+// dupKeys finds a repeated dict key: by comparing every pair while the
+// dict is small (no allocation), through a set beyond maxScanKeys.
+type dupKeys struct {
+	n     int
+	small [maxScanKeys][]byte
+	set   map[string]struct{}
+}
+
+// add records key and reports false if it was seen before.
+func (d *dupKeys) add(key []byte) bool {
+	if d.set == nil && d.n < maxScanKeys {
+		for _, prev := range d.small[:d.n] {
 			if string(prev) == string(key) {
 				return false
 			}
 		}
-		keys[k] = key
-		if !s.skip(depth + 1) {
-			return false
+		d.small[d.n] = key
+		d.n++
+		return true
+	}
+	if d.set == nil {
+		d.set = make(map[string]struct{}, 2*maxScanKeys)
+		for _, k := range d.small[:d.n] {
+			d.set[string(k)] = struct{}{}
 		}
 	}
+	if _, dup := d.set[string(key)]; dup {
+		return false
+	}
+	d.set[string(key)] = struct{}{}
 	return true
 }

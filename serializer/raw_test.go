@@ -3,6 +3,7 @@ package serializer
 import (
 	"bytes"
 	"math"
+	"strconv"
 	"testing"
 
 	"github.com/switchyard/switchyard/spec"
@@ -206,4 +207,40 @@ func FuzzDecodeRawJSON(f *testing.F) {
 func FuzzDecodeRawMsgpack(f *testing.F) {
 	seedRaw(f, MessagePack)
 	f.Fuzz(func(t *testing.T, data []byte) { checkRaw(t, MessagePack, data) })
+}
+
+// TestRawScannerEdges: a large dict stays raw and its duplicate keys are
+// still caught; msgpackr's undefined in Options (wampy.js) keeps the
+// payload raw, in the payload it falls back to the eager decoder.
+func TestRawScannerEdges(t *testing.T) {
+	big := spec.Dict{}
+	for i := range 100 {
+		big["k"+strconv.Itoa(i)] = int64(i)
+	}
+	for _, s := range []Serializer{JSON, MessagePack} {
+		b := mustEncode(t, s, &spec.Call{Request: 1, Options: spec.Dict{}, Procedure: "p", Arguments: spec.List{big}, ArgumentsKw: big})
+		m, err := DecodeRaw(s, b)
+		if _, raw := spec.RawOf(m); err != nil || !raw {
+			t.Errorf("%s: a 100-key dict did not stay raw (%v)", s.Name(), err)
+		}
+	}
+	// 20 keys, the last a duplicate of the first.
+	dup := []byte(`[48,1,{},"p",[{`)
+	for i := range 20 {
+		dup = append(dup, `"k`+strconv.Itoa(i%19)+`":1,`...)
+	}
+	dup = append(dup[:len(dup)-1], "}]]"...)
+	if _, err := DecodeRaw(JSON, dup); err == nil {
+		t.Error("JSON: duplicate key in a large dict accepted")
+	}
+	undefOpts := []byte("\x95\x30\x01\x81\xa7timeout\xd4\x00\x00\xa1p\x91\x01")
+	m, err := DecodeRaw(MessagePack, undefOpts)
+	if _, raw := spec.RawOf(m); err != nil || !raw || len(m.(*spec.Call).Options) != 0 {
+		t.Errorf("undefined in Options: %#v, %v", m, err)
+	}
+	undefArgs := []byte("\x95\x30\x01\x80\xa1p\x91\xd4\x00\x00")
+	m, err = DecodeRaw(MessagePack, undefArgs)
+	if _, raw := spec.RawOf(m); err != nil || raw || len(m.(*spec.Call).Arguments) != 1 {
+		t.Errorf("undefined in the payload: %#v, %v", m, err)
+	}
 }
