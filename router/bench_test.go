@@ -37,8 +37,14 @@ func (p *discardPeer) Done() <-chan struct{}   { return p.done }
 func (p *discardPeer) Info() transport.Info    { return transport.Info{Transport: "discard"} }
 
 // benchSession joins a session on a discard peer, skipping the handshake.
-func benchSession(b *testing.B, realm *Realm, ser serializer.Serializer) (*session, *discardPeer) {
+func benchSession(b testing.TB, realm *Realm, ser serializer.Serializer) (*session, *discardPeer) {
 	peer := newDiscardPeer(ser)
+	s, _ := benchSessionOn(b, realm, peer)
+	return s, peer
+}
+
+// benchSessionOn joins a session on peer, skipping the handshake.
+func benchSessionOn(b testing.TB, realm *Realm, peer transport.Peer) (*session, transport.Peer) {
 	c := &conn{router: realm.router, peer: peer}
 	hello := &spec.Hello{Realm: realm.name, Details: spec.Dict{"roles": spec.Dict{"caller": spec.Dict{}, "callee": spec.Dict{}, "publisher": spec.Dict{}, "subscriber": spec.Dict{}}}}
 	s := newSession(c, realm, hello.Details["roles"].(map[string]any), auth.Identity{AuthID: "bench", AuthRole: "anonymous"}, spec.GlobalID())
@@ -48,7 +54,7 @@ func benchSession(b *testing.B, realm *Realm, ser serializer.Serializer) (*sessi
 	return s, peer
 }
 
-func benchRealm(b *testing.B) *Realm {
+func benchRealm(b testing.TB) *Realm {
 	r, err := New(Options{Realms: []RealmConfig{{Name: "bench"}}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)

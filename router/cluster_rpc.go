@@ -503,6 +503,11 @@ const remoteTimeoutGrace = time.Second
 
 // callRemote sends a CALL to the node of its callee.
 func (d *dealer) callRemote(s *session, m *spec.Call, node string, disclose bool, progressive bool, start time.Time) {
+	// The cluster's wire carries values: decode a payload kept raw.
+	if err := spec.Materialize(m); err != nil {
+		s.sendError(spec.TypeCall, m.Request, spec.ErrInvalidArgument, "cannot decode the arguments")
+		return
+	}
 	cs := d.cluster
 	cs.mu.Lock()
 	cs.next++
@@ -712,6 +717,10 @@ func (d *dealer) unlinkRemote(c *call) {
 func (d *dealer) toCaller(c *call, m spec.Message) error {
 	if c.origin == nil {
 		return c.caller.send(m)
+	}
+	// The cluster's wire carries values: decode a payload kept raw.
+	if err := spec.Materialize(m); err != nil {
+		m = &spec.Error{RequestType: spec.TypeCall, Request: c.callerReq, Details: spec.Dict{}, Error: spec.ErrInvalidArgument, Arguments: spec.List{"cannot decode the callee's payload"}}
 	}
 	r := &RemoteReply{Key: c.origin.key}
 	switch m := m.(type) {

@@ -320,6 +320,7 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 		Details:      details,
 		Arguments:    m.Arguments,
 		ArgumentsKw:  m.ArgumentsKw,
+		Raw:          m.Raw,
 	})
 	return true
 }
@@ -399,11 +400,16 @@ func (d *dealer) continueWith(c *call, m *spec.Call) {
 	}
 	copyPassthru(details, m.Options)
 	if c.remoteNode != "" {
+		// The cluster's wire carries values: decode a payload kept raw.
+		if err := spec.Materialize(m); err != nil {
+			c.caller.sendError(spec.TypeCall, m.Request, spec.ErrInvalidArgument, "cannot decode the arguments")
+			return
+		}
 		d.cluster.rpc.SendCall(c.remoteNode, &RemoteCall{Key: c.invReq, Options: m.Options, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Continue: true,
 			Caller: c.caller.id, AuthID: c.caller.AuthID, AuthRole: c.caller.AuthRole})
 		return
 	}
-	d.invoke(c, &spec.Invocation{Request: c.invReq, Registration: c.registration, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+	d.invoke(c, &spec.Invocation{Request: c.invReq, Registration: c.registration, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Raw: m.Raw})
 }
 
 // armTimeout starts the dealer-side call timeout. When it fires the caller
@@ -526,14 +532,14 @@ func (d *dealer) yield(callee *session, m *spec.Yield) bool {
 			}
 			c.mu.Unlock()
 			details[spec.OptProgress] = true
-			d.toCaller(c, &spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+			d.toCaller(c, &spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Raw: m.Raw})
 		}
 		return true
 	}
 	if !d.finish(c) {
 		return true
 	}
-	err := d.toCaller(c, &spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+	err := d.toCaller(c, &spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Raw: m.Raw})
 	if errors.Is(err, transport.ErrFrameTooLarge) {
 		c.caller.sendError(spec.TypeCall, c.callerReq, spec.ErrPayloadSizeExceeded, "the result is larger than the caller accepts")
 	}
@@ -551,7 +557,7 @@ func (d *dealer) calleeError(callee *session, m *spec.Error) bool {
 	if c == nil || !d.finish(c) {
 		return true
 	}
-	err := d.toCaller(c, &spec.Error{RequestType: spec.TypeCall, Request: c.callerReq, Details: m.Details, Error: m.Error, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw})
+	err := d.toCaller(c, &spec.Error{RequestType: spec.TypeCall, Request: c.callerReq, Details: m.Details, Error: m.Error, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Raw: m.Raw})
 	if errors.Is(err, transport.ErrFrameTooLarge) {
 		c.caller.sendError(spec.TypeCall, c.callerReq, spec.ErrPayloadSizeExceeded, "the error is larger than the caller accepts")
 	}

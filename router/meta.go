@@ -63,6 +63,12 @@ func (d *dealer) callMeta(s *session, m *spec.Call) bool {
 	if cp := d.realm.clusterMeta(m.Procedure); cp != nil {
 		proc = cp // cluster_meta.go: answers for every node
 	}
+	// The router's own procedures read their arguments: decode a payload
+	// the transport kept raw.
+	if err := spec.Materialize(m); err != nil {
+		s.sendError(spec.TypeCall, m.Request, spec.ErrInvalidArgument, "cannot decode the arguments")
+		return true
+	}
 	args, kwargs, err := proc(d.realm, s, m)
 	if err != nil {
 		s.sendError(spec.TypeCall, m.Request, err.uri, err.message)

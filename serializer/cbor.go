@@ -129,6 +129,17 @@ func normalizeCBOR(v any) (any, error) {
 
 // Encode appends m in CBOR.
 func (cborSerializer) Encode(dst []byte, m spec.Message) ([]byte, error) {
+	if raw, ok := spliceable(m, "cbor"); ok {
+		l := spec.HeadList(m)
+		out := appendCBORHead(dst, cborArray, uint64(len(l)+raw.N))
+		for _, e := range l {
+			var err error
+			if out, err = appendCBOR(out, e, 1); err != nil {
+				return dst, err
+			}
+		}
+		return append(out, raw.Bytes...), nil
+	}
 	l, err := toList(m)
 	if err != nil {
 		return dst, err

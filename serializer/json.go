@@ -30,6 +30,16 @@ func (jsonSerializer) Binary() bool { return false }
 // U+FFFD, so the output is always valid UTF-8 JSON; NaN and infinities,
 // which JSON cannot express, are an error.
 func (jsonSerializer) Encode(dst []byte, m spec.Message) ([]byte, error) {
+	if raw, ok := spliceable(m, "json"); ok {
+		// The head list, its closing bracket replaced by the payload as
+		// the peer sent it.
+		out, err := appendJSONList(dst, spec.HeadList(m), 0)
+		if err != nil {
+			return dst, err
+		}
+		out = append(out[:len(out)-1], ',')
+		return append(append(out, raw.Bytes...), ']'), nil
+	}
 	l, err := toList(m)
 	if err != nil {
 		return dst, err

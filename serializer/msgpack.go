@@ -62,13 +62,30 @@ var msgpackEncoders = sync.Pool{New: func() any {
 // Encode appends m in MessagePack. Integers use the shortest encoding,
 // floats are always float64, map keys are sorted.
 func (msgpackSerializer) Encode(dst []byte, m spec.Message) ([]byte, error) {
-	l, err := toList(m)
-	if err != nil {
+	raw, splice := spliceable(m, "msgpack")
+	var l spec.List
+	var err error
+	if splice {
+		l = spec.HeadList(m)
+	} else if l, err = toList(m); err != nil {
 		return dst, err
 	}
 	e := msgpackEncoders.Get().(*msgpackEncoder)
 	e.w.b = dst
-	err = e.list(l, 0)
+	if splice {
+		// The head, under an array header counting the payload too, then
+		// the payload as the peer sent it.
+		if err = e.enc.EncodeArrayLen(len(l) + raw.N); err == nil {
+			for _, x := range l {
+				if err = e.value(x, 1); err != nil {
+					break
+				}
+			}
+		}
+		e.w.b = append(e.w.b, raw.Bytes...)
+	} else {
+		err = e.list(l, 0)
+	}
 	out := e.w.b
 	e.w.b = nil
 	msgpackEncoders.Put(e)

@@ -22,7 +22,10 @@ func violation(reason string) error { return &ProtocolError{Reason: reason} }
 // ToList returns m in its wire form: the list a serializer writes. The order
 // of every message's fields is written down here and in [FromList], nowhere
 // else. Empty trailing payloads are omitted, as the spec recommends.
-func ToList(m Message) List {
+func ToList(m Message) List { return toList(m, true) }
+
+// toList is ToList; withRaw false leaves a Raw payload out (see [HeadList]).
+func toList(m Message, withRaw bool) List {
 	switch m := m.(type) {
 	case *Hello:
 		return List{int64(TypeHello), string(m.Realm), dict(m.Details)}
@@ -37,7 +40,8 @@ func ToList(m Message) List {
 	case *Goodbye:
 		return List{int64(TypeGoodbye), dict(m.Details), string(m.Reason)}
 	case *Error:
-		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypeError), int64(m.RequestType), int64(m.Request), dict(m.Details), string(m.Error))
+		a, kw := mustPayload(m.Arguments, m.ArgumentsKw, m.Raw, withRaw)
+		return payloadList(a, kw, int64(TypeError), int64(m.RequestType), int64(m.Request), dict(m.Details), string(m.Error))
 	case *Publish:
 		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypePublish), int64(m.Request), dict(m.Options), string(m.Topic))
 	case *Published:
@@ -56,11 +60,13 @@ func ToList(m Message) List {
 	case *Event:
 		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypeEvent), int64(m.Subscription), int64(m.Publication), dict(m.Details))
 	case *Call:
-		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypeCall), int64(m.Request), dict(m.Options), string(m.Procedure))
+		a, kw := mustPayload(m.Arguments, m.ArgumentsKw, m.Raw, withRaw)
+		return payloadList(a, kw, int64(TypeCall), int64(m.Request), dict(m.Options), string(m.Procedure))
 	case *Cancel:
 		return List{int64(TypeCancel), int64(m.Request), dict(m.Options)}
 	case *Result:
-		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypeResult), int64(m.Request), dict(m.Details))
+		a, kw := mustPayload(m.Arguments, m.ArgumentsKw, m.Raw, withRaw)
+		return payloadList(a, kw, int64(TypeResult), int64(m.Request), dict(m.Details))
 	case *Register:
 		return List{int64(TypeRegister), int64(m.Request), dict(m.Options), string(m.Procedure)}
 	case *Registered:
@@ -73,11 +79,13 @@ func ToList(m Message) List {
 		}
 		return List{int64(TypeUnregistered), int64(m.Request)}
 	case *Invocation:
-		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypeInvocation), int64(m.Request), int64(m.Registration), dict(m.Details))
+		a, kw := mustPayload(m.Arguments, m.ArgumentsKw, m.Raw, withRaw)
+		return payloadList(a, kw, int64(TypeInvocation), int64(m.Request), int64(m.Registration), dict(m.Details))
 	case *Interrupt:
 		return List{int64(TypeInterrupt), int64(m.Request), dict(m.Options)}
 	case *Yield:
-		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypeYield), int64(m.Request), dict(m.Options))
+		a, kw := mustPayload(m.Arguments, m.ArgumentsKw, m.Raw, withRaw)
+		return payloadList(a, kw, int64(TypeYield), int64(m.Request), dict(m.Options))
 	}
 	panic("spec: ToList of unknown message type")
 }

@@ -119,6 +119,8 @@ type Error struct {
 	Error       URI
 	Arguments   List
 	ArgumentsKw Dict
+	// Raw, when set, holds the payload undecoded (see [Raw]).
+	Raw Raw
 }
 
 // Publish: [PUBLISH, Request, Options, Topic, Arguments?, ArgumentsKw?].
@@ -178,6 +180,8 @@ type Call struct {
 	Procedure   URI
 	Arguments   List
 	ArgumentsKw Dict
+	// Raw, when set, holds the payload undecoded (see [Raw]).
+	Raw Raw
 }
 
 // Cancel: [CANCEL, CALL.Request, Options].
@@ -192,6 +196,8 @@ type Result struct {
 	Details     Dict
 	Arguments   List
 	ArgumentsKw Dict
+	// Raw, when set, holds the payload undecoded (see [Raw]).
+	Raw Raw
 }
 
 // Register: [REGISTER, Request, Options, Procedure].
@@ -227,6 +233,8 @@ type Invocation struct {
 	Details      Dict
 	Arguments    List
 	ArgumentsKw  Dict
+	// Raw, when set, holds the payload undecoded (see [Raw]).
+	Raw Raw
 }
 
 // Interrupt: [INTERRUPT, INVOCATION.Request, Options].
@@ -241,6 +249,8 @@ type Yield struct {
 	Options     Dict
 	Arguments   List
 	ArgumentsKw Dict
+	// Raw, when set, holds the payload undecoded (see [Raw]).
+	Raw Raw
 }
 
 func (*Hello) Type() MessageType        { return TypeHello }

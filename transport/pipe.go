@@ -38,6 +38,7 @@ func Pipe(s serializer.Serializer, opts Options) (client, server Peer) {
 	a := newPipePeer(s, opts)
 	b := newPipePeer(s, opts)
 	a.other, b.other = b, a
+	b.rawPayloads = true // the server end feeds a router
 	go a.writeLoop()
 	go b.writeLoop()
 	return a, b
@@ -45,13 +46,15 @@ func Pipe(s serializer.Serializer, opts Options) (client, server Peer) {
 
 // pipePeer is one end of a Pipe. Lock order: Lifecycle.mu → Queue.mu.
 type pipePeer struct {
-	ser   serializer.Serializer
-	opts  Options
-	info  Info
-	q     *Queue
-	life  peerutil.Lifecycle
-	inbox chan []byte // filled by the other end's writer
-	other *pipePeer
+	ser  serializer.Serializer
+	opts Options
+	// rawPayloads: decode with serializer.DecodeRaw (the server end).
+	rawPayloads bool
+	info        Info
+	q           *Queue
+	life        peerutil.Lifecycle
+	inbox       chan []byte // filled by the other end's writer
+	other       *pipePeer
 
 	// Write state, owned by the writer goroutine.
 	ctl, frames [][]byte
@@ -144,7 +147,13 @@ func (p *pipePeer) ended() (spec.Message, error) {
 }
 
 func (p *pipePeer) decode(f []byte) (spec.Message, error) {
-	m, err := p.ser.Decode(f)
+	var m spec.Message
+	var err error
+	if p.rawPayloads {
+		m, err = serializer.DecodeRaw(p.ser, f)
+	} else {
+		m, err = p.ser.Decode(f)
+	}
 	if err != nil {
 		var pe *spec.ProtocolError
 		if !errors.As(err, &pe) {

@@ -52,12 +52,14 @@ type peer struct {
 	// writeDeadline is the write deadline last set; writer goroutine only.
 	writeDeadline time.Time
 
-	conn    net.Conn // as accepted or dialled (may be *tls.Conn)
-	raw     net.Conn // innermost connection: closing it never blocks
-	ser     serializer.Serializer
-	info    transport.Info
-	opts    transport.Options
-	maxSend int
+	conn net.Conn // as accepted or dialled (may be *tls.Conn)
+	raw  net.Conn // innermost connection: closing it never blocks
+	ser  serializer.Serializer
+	// rawPayloads: decode with serializer.DecodeRaw (set by the server).
+	rawPayloads bool
+	info        transport.Info
+	opts        transport.Options
+	maxSend     int
 
 	q     *transport.Queue
 	life  peerutil.Lifecycle
@@ -264,7 +266,7 @@ func (p *peer) recv() (spec.Message, error) {
 		p.opts.Meter.Received(frameHeaderSize + len(payload))
 		switch typ {
 		case frameMessage:
-			m, err := p.ser.Decode(payload)
+			m, err := p.decode(payload)
 			p.fr.release()
 			if err != nil {
 				return nil, decodeError(err)
@@ -284,6 +286,16 @@ func (p *peer) recv() (spec.Message, error) {
 			p.fr.release()
 		}
 	}
+}
+
+// decode decodes a message frame. A server's peer, whose messages go to
+// a router, keeps the payloads the router forwards unread in their wire
+// form (serializer.DecodeRaw).
+func (p *peer) decode(b []byte) (spec.Message, error) {
+	if p.rawPayloads {
+		return serializer.DecodeRaw(p.ser, b)
+	}
+	return p.ser.Decode(b)
 }
 
 // decodeError makes sure a decode error wraps *spec.ProtocolError, as

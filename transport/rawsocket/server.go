@@ -293,7 +293,9 @@ func (s *Server) handshake(c net.Conn) *peer {
 		readers:  &s.readers,
 		onFinish: func(p *peer) { s.finished(c, p, remote) },
 	}
-	return newPeer(c, br, v.ser, s.maxRecv, v.sendLimit, s.opts.Options, srv)
+	p := newPeer(c, br, v.ser, s.maxRecv, v.sendLimit, s.opts.Options, srv)
+	p.rawPayloads = true // a router reads what a server receives
+	return p
 }
 
 func (s *Server) serializer(id byte) serializer.Serializer {

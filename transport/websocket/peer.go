@@ -60,14 +60,16 @@ type peer struct {
 	// frames it built itself, and coder/websocket its control frames; nil
 	// on the client side, whose frames must be masked: it writes through
 	// c, one message per system call.
-	wire    *wire
-	op      byte // the data frames' opcode: text for JSON, binary otherwise
-	raw     net.Conn
-	ser     serializer.Serializer
-	batched bool
-	typ     ws.MessageType
-	info    transport.Info
-	opts    transport.Options
+	wire *wire
+	op   byte // the data frames' opcode: text for JSON, binary otherwise
+	raw  net.Conn
+	ser  serializer.Serializer
+	// rawPayloads: decode with serializer.DecodeRaw (set by the server).
+	rawPayloads bool
+	batched     bool
+	typ         ws.MessageType
+	info        transport.Info
+	opts        transport.Options
 
 	q     *transport.Queue
 	life  peerutil.Lifecycle
@@ -231,7 +233,7 @@ func (p *peer) Recv(ctx context.Context) (spec.Message, error) {
 	}
 	msg := *p.rbuf
 	if !p.batched {
-		m, err := p.ser.Decode(msg)
+		m, err := p.decode(msg)
 		p.release()
 		return m, decodeError(err)
 	}
@@ -248,7 +250,7 @@ func (p *peer) Recv(ctx context.Context) (spec.Message, error) {
 
 // next returns the next message of the current batch.
 func (p *peer) next() (spec.Message, error) {
-	m, err := p.ser.Decode(p.pending[0])
+	m, err := p.decode(p.pending[0])
 	p.pending[0] = nil
 	p.pending = p.pending[1:]
 	if len(p.pending) == 0 {
@@ -616,4 +618,14 @@ func (p *peer) finish(graceful bool) {
 // added here.
 func (p *peer) logEvent(level slog.Level, msg string, args ...any) {
 	p.opts.Logger.Log(context.Background(), level, msg, append([]any{"transport", "websocket", "remote", p.info.RemoteAddr}, args...)...)
+}
+
+// decode decodes one message. A server's peer, whose messages go to a
+// router, keeps the payloads the router forwards unread in their wire form
+// (serializer.DecodeRaw).
+func (p *peer) decode(b []byte) (spec.Message, error) {
+	if p.rawPayloads {
+		return serializer.DecodeRaw(p.ser, b)
+	}
+	return p.ser.Decode(b)
 }

@@ -191,6 +191,7 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		MaxSend:    hd.opts.MaxMessageSize,
 	}
 	p := newPeer(c, rec.conn, rec.wire, s, batched, info, hd.opts.Options)
+	p.rawPayloads = true // a router reads what a server receives
 	if !hd.add(p) {
 		p.fail(errServerClosed)
 		<-p.Done()
