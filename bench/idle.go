@@ -49,7 +49,10 @@ func (o *Idle) setDefaults() {
 		o.Concurrency = 32
 	}
 	if o.Settle <= 0 {
-		o.Settle = 2 * time.Second
+		// Long enough for an idle session to be idle: Switchyard parks a
+		// RawSocket session that received nothing for one to two seconds
+		// and returns the freed memory at the next sweep, a second later.
+		o.Settle = 5 * time.Second
 	}
 }
 

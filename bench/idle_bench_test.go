@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
+	"github.com/switchyard/switchyard/transport/idle"
 )
 
 // BenchmarkIdleSessionMemory guards the memory an idle session costs the
@@ -22,8 +23,12 @@ import (
 // and goroutine stacks per session after a collection. It opens at most
 // 2,000 sessions whatever b.N (both ends of each connection are in this
 // process); `switchyard bench idle` measures resident memory at scale.
+//
+// Idle RawSocket sessions are parked (no reader goroutine, no read buffer):
+// the benchmark waits for them to park and fails if any goroutine per
+// session remains, which is what keeps their stack cost at zero.
 func BenchmarkIdleSessionMemory(b *testing.B) {
-	ir, err := StartRouter(context.Background(), RouterOptions{WebSocket: true})
+	ir, err := StartRouter(context.Background(), RouterOptions{WebSocket: true, ParkIdle: 20 * time.Millisecond})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -39,11 +44,12 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 	rs, _ := url.Parse(ir.RawSocketURL())
 	ws, _ := url.Parse(ir.WebSocketURL())
 	for _, tc := range []struct {
-		name string
-		open func(testing.TB) net.Conn
+		name  string
+		open  func(testing.TB) net.Conn
+		parks bool
 	}{
-		{"rawsocket", func(tb testing.TB) net.Conn { return openRawSocket(tb, rs.Host, hello) }},
-		{"websocket", func(tb testing.TB) net.Conn { return openWebSocket(tb, ws.Host, ws.Path, hello) }},
+		{"rawsocket", func(tb testing.TB) net.Conn { return openRawSocket(tb, rs.Host, hello) }, idle.Supported()},
+		{"websocket", func(tb testing.TB) net.Conn { return openWebSocket(tb, ws.Host, ws.Path, hello) }, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			n := min(b.N, 2000)
@@ -54,13 +60,30 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 				}
 			}()
 			before := liveBytes()
+			goroutines := runtime.NumGoroutine()
 			for range n {
 				conns = append(conns, tc.open(b))
 			}
 			time.Sleep(100 * time.Millisecond) // the handshake goroutines end
+			if tc.parks {
+				deadline := time.Now().Add(10 * time.Second)
+				for ir.ParkedRawSocket() < n {
+					if time.Now().After(deadline) {
+						b.Fatalf("%d of %d idle sessions parked", ir.ParkedRawSocket(), n)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
 			heap, stack := liveBytes2()
+			perSession := float64(runtime.NumGoroutine()-goroutines) / float64(n)
 			b.ReportMetric(float64(heap-before.heap)/float64(n), "heap-B/session")
 			b.ReportMetric(float64(stack-before.stack)/float64(n), "stack-B/session")
+			b.ReportMetric(perSession, "goroutines/session")
+			// Parked sessions hold no goroutine; the sweeper and the poller
+			// are two for the whole server.
+			if tc.parks && runtime.NumGoroutine()-goroutines > 2 {
+				b.Fatalf("%d goroutines for %d parked sessions, want at most 2 in all", runtime.NumGoroutine()-goroutines, n)
+			}
 		})
 	}
 }
@@ -73,6 +96,9 @@ func liveBytes() live {
 }
 
 func liveBytes2() (heap, stack int64) {
+	// Two collections: the first frees the stacks of ended goroutines,
+	// the second the stack spans they leave empty.
+	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

@@ -29,6 +29,9 @@ type RouterOptions struct {
 	WebSocket bool
 	// Logger is the router's and the transports' (nil: discard).
 	Logger *slog.Logger
+	// ParkIdle is the RawSocket server's idle sweep period (see
+	// rawsocket.ServerOptions.ParkIdle); 0 means its default.
+	ParkIdle time.Duration
 }
 
 // InProcessRouter is a Switchyard router serving loopback listeners in this
@@ -72,7 +75,7 @@ func StartRouter(ctx context.Context, o RouterOptions) (*InProcessRouter, error)
 	if err != nil {
 		return nil, fmt.Errorf("bench: in-process router: %w", err)
 	}
-	ir.raw = rawsocket.NewServer(r, rawsocket.ServerOptions{Options: o.Transport})
+	ir.raw = rawsocket.NewServer(r, rawsocket.ServerOptions{Options: o.Transport, ParkIdle: o.ParkIdle})
 	if o.WebSocket {
 		ir.wsLn, err = net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -109,6 +112,10 @@ func (ir *InProcessRouter) WebSocketURL() string {
 	}
 	return "ws://" + ir.wsLn.Addr().String() + "/"
 }
+
+// ParkedRawSocket returns how many RawSocket sessions are parked now (hold
+// no reader goroutine).
+func (ir *InProcessRouter) ParkedRawSocket() int { return ir.raw.Parked() }
 
 // Shutdown says GOODBYE to every session, stops the listeners and waits
 // for every goroutine of the router and its transports, within ctx.

@@ -248,7 +248,10 @@ func (r *Router) untrack(c *conn) {
 }
 
 // ServePeer runs WAMP sessions on p until the transport closes. It blocks,
-// and is the session's reader goroutine: messages are routed inline. Every
+// and is the session's reader goroutine: messages are routed inline. On a
+// transport that parks idle connections (transport.Parker) it returns
+// when the reader parks; a fresh goroutine reads on when input arrives,
+// and closes p at the end. Every
 // authentication method a realm configures is allowed; see Handler for
 // listeners with restrictions.
 func (r *Router) ServePeer(ctx context.Context, p transport.Peer) {
@@ -261,9 +264,7 @@ func (r *Router) serve(ctx context.Context, p transport.Peer, listener string) {
 		p.Close("router shutting down")
 		return
 	}
-	defer r.untrack(c)
-	defer p.Close("session ended")
-	c.serve(ctx)
+	c.serve(ctx) // closes p and untracks c once the connection is over
 }
 
 // Shutdown says GOODBYE wamp.close.system_shutdown to every session, lets

@@ -17,25 +17,70 @@ import (
 
 // conn is one transport connection. It carries one session at a time: after
 // GOODBYE the same transport may open a new session with HELLO.
+//
+// The reader's state lives here rather than on its stack, so that a
+// transport that parks idle connections (transport.Parker) can end the
+// reader goroutine and resume on a fresh one: an idle connection then
+// holds no goroutine at all.
 type conn struct {
 	router   *Router
 	peer     transport.Peer
 	listener string // the name of the listener it came through, or ""
 	current  atomic.Pointer[session]
+
+	// Reader state, owned by whichever goroutine reads the connection.
+	ctx          context.Context
+	parker       transport.Parker // nil: the transport cannot park
+	s            *session         // the established session, if any
+	afterGoodbye bool             // the transport carried a session that said GOODBYE
 }
 
+// serve reads the connection until it ends, or until its reader parks;
+// then resume, on a new goroutine, reads on.
 func (c *conn) serve(ctx context.Context) {
-	for afterGoodbye := false; ; afterGoodbye = true {
-		s := c.handshakeOnFreshStack(ctx, afterGoodbye)
-		if s == nil {
-			return
+	c.ctx = ctx
+	c.parker, _ = c.peer.(transport.Parker)
+	c.read()
+}
+
+// read runs the connection's sessions one after the other. It returns
+// when the transport is done (and then ends the connection) or when the
+// reader parked (and then touches nothing more: resume may already run).
+func (c *conn) read() {
+	for {
+		if c.s == nil {
+			if c.parker != nil {
+				c.parker.ResumeWith(nil) // no parking during a handshake
+			}
+			c.s = c.handshakeOnFreshStack(c.ctx, c.afterGoodbye)
+			if c.s == nil {
+				c.end()
+				return
+			}
+			if c.parker != nil {
+				c.parker.ResumeWith(c.read)
+			}
 		}
-		reuse := s.run(ctx)
-		c.current.Store(nil)
-		if !reuse {
+		switch c.s.run(c.ctx) {
+		case runParked:
+			return
+		case runReuse:
+			c.s = nil
+			c.current.Store(nil)
+			c.afterGoodbye = true
+		default:
+			c.s = nil
+			c.current.Store(nil)
+			c.end()
 			return
 		}
 	}
+}
+
+// end closes the transport and forgets the connection.
+func (c *conn) end() {
+	c.peer.Close("session ended")
+	c.router.untrack(c)
 }
 
 // handshakeOnFreshStack runs the handshake on a short-lived goroutine and
@@ -247,21 +292,38 @@ func newSession(c *conn, realm *Realm, roles spec.Dict, id auth.Identity, sessio
 	return s
 }
 
-// run routes the session's messages until it ends. It reports whether the
-// transport may carry a new session (the client said GOODBYE).
-func (s *session) run(ctx context.Context) (reuse bool) {
+// runEnd is how session.run ends.
+type runEnd int
+
+const (
+	runOver   runEnd = iota // the session is over, and so is the transport
+	runReuse                // the client said GOODBYE: the transport may carry a new session
+	runParked               // the transport parked the reader; the session goes on
+)
+
+// run routes the session's messages until it ends or the transport parks
+// its reader (transport.ErrParked): then it returns at once, leaving the
+// session in place for the resumed reader.
+func (s *session) run(ctx context.Context) (end runEnd) {
 	r := s.realm.router
-	defer s.leave()
+	defer func() {
+		if end != runParked {
+			s.leave()
+		}
+	}()
 	for {
 		m, err := s.peer.Recv(ctx)
 		if err != nil {
+			if err == transport.ErrParked {
+				return runParked
+			}
 			var pe *spec.ProtocolError
 			if errors.As(err, &pe) {
 				s.violation(pe.Reason)
 			} else if !s.closing.Load() && s.logs(slog.LevelInfo) {
 				s.logger().Info("session left: transport closed", "error", err)
 			}
-			return false
+			return runOver
 		}
 		r.stats.Received.add(m.Type())
 		// Messages are routed under the realm's route lock (shared), so that
@@ -272,7 +334,10 @@ func (s *session) run(ctx context.Context) (reuse bool) {
 		next, reuse := s.handle(m)
 		s.realm.routeMu.RUnlock()
 		if !next {
-			return reuse
+			if reuse {
+				return runReuse
+			}
+			return runOver
 		}
 	}
 }

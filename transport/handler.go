@@ -10,6 +10,10 @@ import "context"
 // ServePeer returns, so a handler need not Close it, though it may, to send
 // a close reason. ctx is cancelled when the transport server is closed
 // (Close, or Shutdown past its deadline).
+//
+// One exception: a handler that allowed parking ([Parker]) returns from
+// ServePeer as soon as Recv returns ErrParked. The transport then does not
+// close the peer; the handler's resumed reader does, when it is done.
 type Handler interface {
 	ServePeer(ctx context.Context, p Peer)
 }

@@ -26,7 +26,34 @@ var (
 	ErrFrameTooLarge = errors.New("transport: frame exceeds the peer's maximum message size")
 	// ErrClosed: the peer is closed.
 	ErrClosed = errors.New("transport: peer closed")
+	// ErrParked: Recv of a [Parker] found the connection idle and parked
+	// its reader. It is not a failure; see Parker.
+	ErrParked = errors.New("transport: idle connection parked")
 )
+
+// Parker is implemented by peers that can hold an idle connection without
+// a reader goroutine (RawSocket over TCP and Unix sockets, on Linux; see
+// package transport/idle).
+//
+// This is where Switchyard departs from "one reader goroutine per
+// session": a connection that received nothing for a second or two gives
+// its reader (a ~4 KiB stack) and its read buffer back, and gets a fresh
+// reader when input arrives. A busy connection is never parked and pays
+// nothing for the possibility.
+type Parker interface {
+	// ResumeWith allows parking (resume non-nil) or forbids it (nil); it is
+	// called by the reader goroutine. While parking is allowed, Recv may
+	// return ErrParked: the reader must then return without calling Recv
+	// or touching what Recv's caller shares with resume, and its goroutine
+	// ends. resume is called once, on a new goroutine, when input arrives or
+	// the connection ends; it continues the reading (calling Recv, which
+	// reads on where the parked reader stopped: no byte is lost).
+	//
+	// A Handler whose Recv returned ErrParked returns from ServePeer with
+	// the peer still open; the transport then leaves the peer to it: the
+	// resumed reader closes the peer when the session is over.
+	ResumeWith(resume func())
+}
 
 // Info describes a connection for logs, session details and auth.
 type Info struct {

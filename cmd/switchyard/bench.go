@@ -141,7 +141,7 @@ func benchIdleCommand() *cli.Command {
 		Usage: "sessions held open: the router's memory per session (needs --pid)",
 		Flags: append(benchFlags("sessions to hold (default 10000)", "sessions"),
 			&cli.IntFlag{Name: "concurrency", Value: 32, Usage: "sessions being opened at once"},
-			&cli.DurationFlag{Name: "settle", Value: 2 * time.Second, Usage: "wait after the last session opened before reading the router's memory"},
+			&cli.DurationFlag{Name: "settle", Value: 5 * time.Second, Usage: "wait after the last session opened before reading the router's memory (idle RawSocket sessions park after 1–2 s)"},
 			&cli.DurationFlag{Name: "hold", Usage: "keep the sessions open this much longer"},
 		),
 		Action: func(c *cli.Context) error {

@@ -112,7 +112,7 @@ func clientHandshake(ctx context.Context, c net.Conn, s serializer.Serializer, i
 	}
 	c.SetDeadline(time.Time{})
 	br := bufio.NewReaderSize(c, o.ReadBufferSize)
-	return newPeer(c, br, s, lengthLimit(recvExp), lengthLimit(rep[1]>>4), o), nil
+	return newPeer(c, br, s, lengthLimit(recvExp), lengthLimit(rep[1]>>4), o, nil), nil
 }
 
 func ctxErr(ctx context.Context, err error) error {

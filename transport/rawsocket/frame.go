@@ -38,24 +38,36 @@ func (e *errFrameTooLarge) Error() string {
 
 // frameReader reads RawSocket frames from a buffered stream.
 //
-// A payload that fits the read buffer is returned in place (no copy); a
-// larger one is read into a pooled buffer grown as its bytes arrive. Either
-// way the payload is valid until release or the next call to next; the
-// serializer's Decode does not retain it.
+// A frame that fits the read buffer, header included, is returned in place
+// (no copy); a larger payload is read into a pooled buffer grown as its
+// bytes arrive. Either way the payload is valid until release or the next
+// call to next; the serializer's Decode does not retain it.
+//
+// A read that fails with a timeout can be repeated: next consumes a small
+// frame only once it is whole, and keeps a large frame's progress, so that
+// a reader kicked out of a blocked read (to park it, see park.go) loses
+// nothing. Any other error leaves the stream unusable.
 type frameReader struct {
-	br    *bufio.Reader
+	br    *bufio.Reader // nil while the peer is parked
 	limit int
 
-	skip int     // bytes of the current in-place payload still in br
+	skip int     // bytes of the current in-place frame still in br
 	big  *[]byte // pooled buffer of the current large payload
+	// want is the length of the large payload being read into big, until
+	// it is complete; typ is its frame type.
+	want int
+	typ  byte
 }
 
 // next reads the next frame. A clean end of stream between frames returns
 // io.EOF; one inside a frame io.ErrUnexpectedEOF. Framing violations return
 // *FrameError or *errFrameTooLarge, and leave the stream unusable.
 func (r *frameReader) next() (typ byte, payload []byte, err error) {
+	if r.want > 0 {
+		return r.fill()
+	}
 	r.release()
-	h, err := r.br.Peek(4)
+	h, err := r.br.Peek(frameHeaderSize)
 	if err != nil {
 		if len(h) > 0 && err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -81,39 +93,50 @@ func (r *frameReader) next() (typ byte, payload []byte, err error) {
 	if n > r.limit {
 		return 0, nil, &errFrameTooLarge{size: n, limit: r.limit}
 	}
-	if _, err := r.br.Discard(4); err != nil {
-		return 0, nil, err
-	}
-	if n <= r.br.Size() {
-		p, err := r.br.Peek(n)
+	if frameHeaderSize+n <= r.br.Size() {
+		p, err := r.br.Peek(frameHeaderSize + n)
 		if err != nil {
 			return 0, nil, unexpected(err)
 		}
-		r.skip = n
-		return typ, p, nil
+		r.skip = frameHeaderSize + n
+		return typ, p[frameHeaderSize:], nil
 	}
-	bp := bufpool.Get(min(n, growStep))
+	r.br.Discard(frameHeaderSize) // peeked: cannot fail
+	r.big = bufpool.Get(min(n, growStep))
+	r.want, r.typ = n, typ
+	return r.fill()
+}
+
+// fill reads on into the large payload.
+func (r *frameReader) fill() (typ byte, payload []byte, err error) {
+	bp := r.big
 	buf := *bp
-	for len(buf) < n {
+	for len(buf) < r.want {
 		if len(buf) == cap(buf) {
-			nb := bufpool.Get(min(n, 2*cap(buf)))
+			nb := bufpool.Get(min(r.want, 2*cap(buf)))
 			*nb = append(*nb, buf...)
 			*bp = buf
 			bufpool.Put(bp)
 			bp, buf = nb, *nb
+			r.big = bp
 		}
-		end := min(n, cap(buf))
+		end := min(r.want, cap(buf))
 		k, err := io.ReadFull(r.br, buf[len(buf):end])
 		buf = buf[:len(buf)+k]
 		if err != nil {
-			*bp = buf
-			bufpool.Put(bp)
+			*bp = buf // progress kept for a repeated call
 			return 0, nil, unexpected(err)
 		}
 	}
 	*bp = buf
-	r.big = bp
-	return typ, buf, nil
+	r.want = 0
+	return r.typ, buf, nil
+}
+
+// idle reports whether the reader is between frames with nothing buffered,
+// so that the read buffer can be given back without losing a byte.
+func (r *frameReader) idle() bool {
+	return r.want == 0 && r.skip == 0 && r.big == nil && r.br.Buffered() == 0
 }
 
 // release gives back the current payload's memory.
@@ -126,6 +149,7 @@ func (r *frameReader) release() {
 		bufpool.Put(r.big)
 		r.big = nil
 	}
+	r.want = 0
 }
 
 func unexpected(err error) error {

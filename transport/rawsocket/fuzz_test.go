@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -122,9 +123,15 @@ func FuzzHandshake(f *testing.F) {
 type chunkReader struct {
 	b   []byte
 	rng *rand.Rand
+	// timeouts: some reads fail with a deadline error, as when the idle
+	// sweeper kicks a reader out of its read (the reader then reads again).
+	timeouts bool
 }
 
 func (r *chunkReader) Read(p []byte) (int, error) {
+	if r.timeouts && r.rng.IntN(4) == 0 {
+		return 0, os.ErrDeadlineExceeded
+	}
 	if len(r.b) == 0 {
 		return 0, io.EOF
 	}
@@ -188,11 +195,15 @@ func FuzzFrameReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, limitExp uint8, bufSize uint16, seed uint64) {
 		limit := lengthLimit(limitExp % 16)
 		want, wantEnd := refParse(data, limit)
-		br := bufio.NewReaderSize(&chunkReader{b: data, rng: rand.New(rand.NewPCG(seed, 0))}, int(bufSize%8192))
+		br := bufio.NewReaderSize(&chunkReader{b: data, rng: rand.New(rand.NewPCG(seed, 0)), timeouts: seed%2 == 1}, int(bufSize%8192))
 		r := frameReader{br: br, limit: limit}
 		maxBuf := max(limit, 1024)
 		for i := 0; ; i++ {
 			typ, payload, err := r.next()
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				i--
+				continue
+			}
 			if err != nil {
 				var fe *FrameError
 				var tl *errFrameTooLarge

@@ -72,6 +72,11 @@ type peer struct {
 	// active is set by the reader on every frame and cleared by the
 	// writer's keepalive: a peer that sent nothing for an interval is pinged.
 	active atomic.Bool
+	// seen is set by the reader on every frame and cleared by the idle
+	// sweeper (Quiet): a peer that sent nothing for a sweep period is
+	// parked. Setting it costs a load per frame, a store once a period.
+	seen atomic.Bool
+	pk   parkState // see park.go
 
 	// Write state, owned by the writer goroutine.
 	ctl, frames [][]byte
@@ -89,8 +94,9 @@ type peer struct {
 var _ transport.Peer = (*peer)(nil)
 
 // newPeer wraps a connection whose handshake is done and starts its writer.
-// br is the read buffer, possibly already holding the first frames.
-func newPeer(conn net.Conn, br *bufio.Reader, s serializer.Serializer, maxRecv, maxSend int, opts transport.Options) *peer {
+// br is the read buffer, possibly already holding the first frames. srv is
+// nil on the dial side.
+func newPeer(conn net.Conn, br *bufio.Reader, s serializer.Serializer, maxRecv, maxSend int, opts transport.Options, srv *serverSide) *peer {
 	p := &peer{
 		conn:    conn,
 		raw:     peerutil.RawConn(conn),
@@ -112,6 +118,8 @@ func newPeer(conn net.Conn, br *bufio.Reader, s serializer.Serializer, maxRecv, 
 	p.life.Init()
 	p.watch.Init(p.interrupt)
 	p.active.Store(true)
+	p.seen.Store(true)
+	p.initPark(srv)
 	if opts.KeepaliveEnabled() {
 		p.kaMu.Lock() // the timer's callback reads p.ka under kaMu
 		p.ka = time.AfterFunc(opts.PingInterval, p.keepalive)
@@ -169,6 +177,7 @@ func (p *peer) fail(err error) {
 		return
 	}
 	p.q.Close()
+	p.unpark()
 	p.raw.Close()
 	p.kick() // the writer ends the peer
 	var fe *FrameError
@@ -204,29 +213,53 @@ func (p *peer) interrupt(err error) {
 //     closes gracefully; after Close or a failure, errors wrap
 //     transport.ErrClosed.
 //
-// Every error but a decode error is sticky.
+// Every error but a decode error is sticky. A server-side peer whose
+// handler allowed parking (ResumeWith) may also return transport.ErrParked;
+// see transport.Parker.
 func (p *peer) Recv(ctx context.Context) (spec.Message, error) {
-	if p.readErr != nil {
-		return nil, p.readErr
+	for {
+		if p.readErr != nil {
+			return nil, p.readErr
+		}
+		if err := p.watch.Watch(ctx); err != nil {
+			return nil, fmt.Errorf("rawsocket: recv: %w", err)
+		}
+		m, err := p.recv()
+		p.watch.Unwatch()
+		if err == errParkNow {
+			if p.park() {
+				return nil, transport.ErrParked
+			}
+			continue
+		}
+		return m, err
 	}
-	if err := p.watch.Watch(ctx); err != nil {
-		return nil, fmt.Errorf("rawsocket: recv: %w", err)
-	}
-	m, err := p.recv()
-	p.watch.Unwatch()
-	return m, err
 }
 
 func (p *peer) recv() (spec.Message, error) {
+	if p.fr.br == nil {
+		p.readBuffer() // resumed after a park
+	}
 	for {
 		typ, payload, err := p.fr.next()
 		if err != nil {
+			if isDeadline(err) {
+				switch p.kicked() {
+				case kickRetry:
+					continue
+				case kickPark:
+					return nil, errParkNow
+				}
+			}
 			p.fr.release()
 			p.readErr = p.readFailed(err)
 			return nil, p.readErr
 		}
 		if !p.active.Load() {
 			p.active.Store(true)
+		}
+		if !p.seen.Load() {
+			p.seen.Store(true)
 		}
 		p.opts.Meter.Received(frameHeaderSize + len(payload))
 		switch typ {
@@ -479,12 +512,16 @@ func (p *peer) writeError(err error) error {
 func (p *peer) finish(graceful bool) {
 	p.q.Close()
 	p.watch.Stop()
+	p.unpark()
 	if graceful {
 		p.conn.SetDeadline(time.Now().Add(p.opts.CloseTimeout))
 		p.conn.Close()
 	}
 	p.raw.Close()
 	p.life.Finish()
+	if p.pk.srv != nil && p.pk.srv.onFinish != nil {
+		p.pk.srv.onFinish(p)
+	}
 }
 
 // logEvent logs a rare event of this connection. The peer keeps no logger of

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/transport"
+	"github.com/switchyard/switchyard/transport/idle"
 	"github.com/switchyard/switchyard/transport/internal/peerutil"
 )
 
@@ -36,6 +37,13 @@ type ServerOptions struct {
 	// MaxConns limits concurrent sessions; 0 means unlimited. A client past
 	// the limit receives error handshake 4 (maximum connection count).
 	MaxConns int
+	// ParkIdle is the idle sweep period: a connection (TCP or Unix socket,
+	// not TLS) that receives nothing for between one and two periods gives
+	// back its reader goroutine and read buffer until input arrives (see
+	// package transport/idle). 0 means idle.DefaultPeriod (1 s); negative
+	// disables parking. Linux only; elsewhere connections keep their
+	// readers.
+	ParkIdle time.Duration
 }
 
 // Server accepts RawSocket connections (TCP, TLS, Unix sockets) and hands
@@ -43,7 +51,9 @@ type ServerOptions struct {
 //
 // Each connection runs in its own goroutine, which performs the handshake
 // and then calls ServePeer; the peer's writer is the connection's second
-// goroutine. All methods are safe for concurrent use.
+// goroutine, running only while there is something to write. An idle
+// connection (TCP or Unix socket) is parked after ParkIdle: it then holds
+// no goroutine at all until input arrives (see package transport/idle). All methods are safe for concurrent use.
 //
 // Lock order: Server.mu → the peer's locks.
 type Server struct {
@@ -59,6 +69,10 @@ type Server struct {
 	cancel  context.CancelFunc
 
 	sessions atomic.Int64 // established sessions, for MaxConns
+
+	// parking parks the readers of idle connections; nil when disabled.
+	parking *idle.Group
+	readers sync.Pool // *bufio.Reader of ReadBufferSize, for resumed readers
 
 	mu        sync.Mutex // Protects the fields below.
 	listeners map[net.Listener]struct{}
@@ -93,6 +107,11 @@ func NewServer(h transport.Handler, opts ServerOptions) *Server {
 	s.recvExp = lengthExp(limit)
 	s.maxRecv = lengthLimit(s.recvExp)
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
+	if opts.ParkIdle >= 0 && idle.Supported() {
+		s.parking = idle.NewGroup(opts.ParkIdle)
+	}
+	size := opts.ReadBufferSize
+	s.readers.New = func() any { return bufio.NewReaderSize(nil, size) }
 	return s
 }
 
@@ -148,7 +167,9 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // ServeConn serves one connection in the calling goroutine: the handshake,
 // then the Handler's ServePeer. It returns when the session is over and the
-// connection closed. The one-port listener uses it for connections whose
+// connection closed, or when the handler returned because the idle
+// connection was parked (see transport.Parker): then a fresh goroutine
+// serves the connection once input arrives. The one-port listener uses it for connections whose
 // first byte was 0x7F (still unread in c).
 func (s *Server) ServeConn(c net.Conn) {
 	if !s.track(c) {
@@ -186,13 +207,11 @@ func (s *Server) untrack(c net.Conn) {
 }
 
 func (s *Server) serveTracked(c net.Conn) {
-	defer s.untrack(c)
 	p := s.handshake(c)
 	if p == nil {
+		s.untrack(c)
 		return
 	}
-	defer s.sessions.Add(-1)
-	defer s.opts.Limiter.Release(peerutil.RemoteAddr(c))
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
@@ -202,10 +221,28 @@ func (s *Server) serveTracked(c net.Conn) {
 	}
 	s.conns[c] = p
 	s.mu.Unlock()
+	if p.canPark() {
+		s.parking.Watch(p)
+	}
 
 	s.h.ServePeer(s.baseCtx, p)
+	if p.pk.handedOff.Load() {
+		// The reader parked: the handler resumes it later and closes the
+		// peer; the peer's onFinish does the bookkeeping.
+		return
+	}
 	p.Close("session ended")
 	<-p.Done()
+}
+
+// finished is a peer's onFinish: the connection is over.
+func (s *Server) finished(c net.Conn, p *peer, remote string) {
+	if p.canPark() {
+		s.parking.Forget(p)
+	}
+	s.sessions.Add(-1)
+	s.opts.Limiter.Release(remote)
+	s.untrack(c)
 }
 
 // handshake runs the server side of the opening handshake under
@@ -251,7 +288,12 @@ func (s *Server) handshake(c net.Conn) *peer {
 	}
 	c.SetDeadline(time.Time{})
 	br := bufio.NewReaderSize(c, s.opts.ReadBufferSize)
-	return newPeer(c, br, v.ser, s.maxRecv, v.sendLimit, s.opts.Options)
+	srv := &serverSide{
+		idle:     s.parking,
+		readers:  &s.readers,
+		onFinish: func(p *peer) { s.finished(c, p, remote) },
+	}
+	return newPeer(c, br, v.ser, s.maxRecv, v.sendLimit, s.opts.Options, srv)
 }
 
 func (s *Server) serializer(id byte) serializer.Serializer {
@@ -277,10 +319,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	idle := s.idle
 	s.mu.Unlock()
 	if idle == nil {
+		s.stopParking()
 		return nil
 	}
 	select {
 	case <-idle:
+		s.stopParking()
 		return nil
 	case <-ctx.Done():
 		s.Close()
@@ -306,5 +350,23 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.cancel()
+	s.stopParking()
 	return nil
+}
+
+// Parked returns how many of the server's connections are parked now
+// (hold no reader goroutine).
+func (s *Server) Parked() int {
+	if s.parking == nil {
+		return 0
+	}
+	return s.parking.Parked()
+}
+
+// stopParking ends the idle sweeper and poller; every parked connection
+// has been woken by then (a peer unparks before it closes).
+func (s *Server) stopParking() {
+	if s.parking != nil {
+		s.parking.Close()
+	}
 }
