@@ -189,7 +189,7 @@ func (p *peer) fail(err error) {
 	}
 }
 
-// interrupt runs when the context of a blocked Recv ends. A read
+// interrupt runs when the context of a blocked Recv ends. The reader
 // cannot abandon a read without closing the connection, so the peer is
 // closed gracefully: queued frames are flushed, then the close handshake
 // ends the read.

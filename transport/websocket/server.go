@@ -181,17 +181,25 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // admit counts a connection about to become a session, within the
 // connection limit; it answers the refusal itself.
 func (hd *Handler) admit(w http.ResponseWriter, remote string) bool {
-	if !hd.enter() {
-		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+	if code, msg := hd.admitCode(remote); code != 0 {
+		http.Error(w, msg, code)
 		return false
+	}
+	return true
+}
+
+// admitCode is admit for any front end: a refusal's HTTP status and
+// message, or 0.
+func (hd *Handler) admitCode(remote string) (int, string) {
+	if !hd.enter() {
+		return http.StatusServiceUnavailable, "server shutting down"
 	}
 	if !hd.opts.Limiter.Acquire(remote) {
 		hd.leave()
 		hd.log.Info("refused: maximum connection count reached", "remote", remote)
-		http.Error(w, "maximum connection count reached", http.StatusServiceUnavailable)
-		return false
+		return http.StatusServiceUnavailable, "maximum connection count reached"
 	}
-	return true
+	return 0, ""
 }
 
 // release undoes admit.
