@@ -106,25 +106,28 @@ func (s *server) serveListener(l listenerSpec, ln net.Listener) []string {
 		s.raws = append(s.raws, srv)
 		return srv
 	}
-	web := func() *http.Server {
+	// The WebSocket handler reads each connection's request head itself:
+	// upgrades skip net/http, the rest (console, HTTP bridge) goes to hs.
+	web := func() (*websocket.Handler, *http.Server) {
 		wh := websocket.NewHandler(h, websocket.ServerOptions{Options: s.ws, Serializers: s.sers, Fallback: s.plainHTTP(), OriginPatterns: l.origins})
 		s.webs = append(s.webs, wh)
 		hs := &http.Server{Handler: wh, ReadHeaderTimeout: s.hsTO}
 		s.https = append(s.https, hs)
-		return hs
+		return wh, hs
 	}
 	switch l.kind {
 	case "rs":
 		srv := raw()
 		s.serve(func() error { return srv.Serve(ln) })
 	case "ws":
-		hs := web()
-		s.serve(func() error { return hs.Serve(ln) })
+		wh, hs := web()
+		s.serve(func() error { return wh.Serve(ln, hs) })
 	case "both":
-		srv, hs := raw(), web()
+		srv := raw()
+		wh, hs := web()
 		rl, wl := transport.SniffListener(ln, s.hsTO)
 		s.serve(func() error { return srv.Serve(rl) })
-		s.serve(func() error { return hs.Serve(wl) })
+		s.serve(func() error { return wh.Serve(wl, hs) })
 	}
 	return listenerURLs(l.kind, l.network, ln.Addr().String(), l.tls != nil)
 }

@@ -131,5 +131,10 @@ func Dial(ctx context.Context, url string, opts DialOptions) (transport.Peer, er
 		MaxRecv:    o.MaxMessageSize,
 		MaxSend:    o.MaxMessageSize,
 	}
-	return newPeer(c, nc, nil, s, opts.Batched, info, o), nil
+	c.SetReadLimit(int64(o.MaxMessageSize))
+	cc := &coderConn{c: c, typ: ws.MessageBinary}
+	if !s.Binary() {
+		cc.typ = ws.MessageText
+	}
+	return newPeer(cc, nc, nil, s, opts.Batched, info, o), nil
 }

@@ -13,8 +13,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	ws "github.com/coder/websocket"
-
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 	"github.com/switchyard/switchyard/transport"
@@ -48,16 +46,16 @@ var (
 // Goroutines: the session's reader calls Recv; the writer goroutine
 // (writeLoop, run on demand by kick) is the only one writing messages; the keepalive ping runs on
 // a timer goroutine owned by the peer (it is stopped, and waited for, in
-// finish). coder/websocket answers pings and close frames from within our
-// Recv.
+// finish). Pings and close frames are answered from within Recv: by
+// srvConn on the server side, by coder/websocket on the client side.
 //
 // Lock order: peerutil.RecvWatch.mu → peerutil.Lifecycle.mu →
 // transport.Queue.mu; keepaliveMu is a leaf. None is held across I/O.
 type peer struct {
-	c       *ws.Conn
+	c       msgConn
 	netConn net.Conn // the connection under c: deadlines, and a close that never blocks
 	// wire, on the server side, is where the writer writes the data
-	// frames it built itself, and coder/websocket its control frames; nil
+	// frames it built itself, and srvConn its control frames; nil
 	// on the client side, whose frames must be masked: it writes through
 	// c, one message per system call.
 	wire *wire
@@ -67,7 +65,6 @@ type peer struct {
 	// rawPayloads: decode with serializer.DecodeRaw (set by the server).
 	rawPayloads bool
 	batched     bool
-	typ         ws.MessageType
 	info        transport.Info
 	opts        transport.Options
 
@@ -106,7 +103,7 @@ var _ transport.Peer = (*peer)(nil)
 
 // newPeer wraps an upgraded connection. w is the wire under c's writes on
 // the server side, nil on the client side.
-func newPeer(c *ws.Conn, netConn net.Conn, w *wire, s serializer.Serializer, batched bool, info transport.Info, opts transport.Options) *peer {
+func newPeer(c msgConn, netConn net.Conn, w *wire, s serializer.Serializer, batched bool, info transport.Info, opts transport.Options) *peer {
 	p := &peer{
 		c:       c,
 		netConn: netConn,
@@ -115,16 +112,13 @@ func newPeer(c *ws.Conn, netConn net.Conn, w *wire, s serializer.Serializer, bat
 		raw:     peerutil.RawConn(netConn),
 		ser:     s,
 		batched: batched,
-		typ:     ws.MessageBinary,
 		info:    info,
 		opts:    opts,
 		q:       transport.NewQueue(opts.QueueMaxBytes, opts.QueueMaxFrames),
 	}
 	if !s.Binary() {
-		p.typ = ws.MessageText
 		p.op = opText
 	}
-	c.SetReadLimit(int64(opts.MaxMessageSize))
 	p.life.Init()
 	p.watch.Init(p.interrupt)
 	p.active.Store(true)
@@ -187,16 +181,17 @@ func (p *peer) fail(err error) {
 	p.raw.Close()
 	p.kick() // the writer ends the peer
 	var pe *spec.ProtocolError
+	var fe *frameError
 	switch {
 	case errors.Is(err, transport.ErrSlowConsumer):
-	case errors.As(err, &pe):
+	case errors.As(err, &pe), errors.As(err, &fe):
 		p.logEvent(slog.LevelWarn, "connection failed: protocol violation", "error", err)
 	default:
 		p.logEvent(slog.LevelDebug, "connection failed", "error", err)
 	}
 }
 
-// interrupt runs when the context of a blocked Recv ends. coder/websocket
+// interrupt runs when the context of a blocked Recv ends. The reader
 // cannot abandon a read without closing the connection, so the peer is
 // closed gracefully: queued frames are flushed, then the close handshake
 // ends the read.
@@ -260,37 +255,15 @@ func (p *peer) next() (spec.Message, error) {
 	return m, decodeError(err)
 }
 
-// read reads one whole WebSocket message into a pooled buffer that grows
-// as its bytes arrive (coder/websocket enforces the read limit).
+// read reads one whole WebSocket message into a pooled buffer (the
+// connection enforces the read limit).
 func (p *peer) read() error {
-	_, r, err := p.c.Reader(context.Background())
+	bp, err := p.c.readMessage()
 	if err != nil {
 		return err
 	}
-	bp := bufpool.Get(readChunk)
-	buf := *bp
-	for {
-		if len(buf) == cap(buf) {
-			nb := bufpool.Get(2 * cap(buf))
-			*nb = append(*nb, buf...)
-			*bp = buf
-			bufpool.Put(bp)
-			bp, buf = nb, *nb
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			*bp = buf
-			bufpool.Put(bp)
-			return err
-		}
-	}
-	*bp = buf
 	p.rbuf = bp
-	p.opts.Meter.Received(len(buf))
+	p.opts.Meter.Received(len(*bp))
 	return nil
 }
 
@@ -317,9 +290,9 @@ func (p *peer) readFailed(err error) error {
 	if ip := p.interruptErr.Load(); ip != nil {
 		return fmt.Errorf("websocket: recv: %w", *ip)
 	}
-	if status := ws.CloseStatus(err); status != -1 {
-		// The remote end started the close handshake; coder/websocket has
-		// answered it and closed the connection.
+	if status := closeStatus(err); status != -1 {
+		// The remote end started the close handshake, and its close frame
+		// was answered.
 		p.Close("closed by peer")
 		return fmt.Errorf("websocket: connection closed by peer (status %d): %w", int(status), io.EOF)
 	}
@@ -426,7 +399,7 @@ func (p *peer) flush(closeBy time.Time) error {
 		case !p.batched:
 			n := 0
 			for _, f := range p.frames {
-				if err := p.c.Write(context.Background(), p.typ, f); err != nil {
+				if err := p.c.write(f); err != nil {
 					return p.writeError(err)
 				}
 				n += len(f)
@@ -503,7 +476,7 @@ func (p *peer) writeFrames(frames [][]byte) error {
 // through coder/websocket, which masks it.
 func (p *peer) writeMessage(b []byte) error {
 	if p.wire == nil {
-		return p.c.Write(context.Background(), p.typ, b)
+		return p.c.write(b)
 	}
 	p.vec[0] = appendFrameHeader(p.hdr[:0], p.op, len(b))
 	p.vec[1] = b
@@ -546,7 +519,7 @@ func (p *peer) closeHandshake(closeBy time.Time) {
 	}
 	t := time.AfterFunc(time.Until(closeBy), func() { p.raw.Close() })
 	defer t.Stop()
-	p.c.Close(ws.StatusNormalClosure, reason)
+	p.c.closeHandshake(statusNormal, reason, closeBy)
 }
 
 // ping runs on the keepalive timer's goroutine: if nothing arrived during
@@ -571,7 +544,7 @@ func (p *peer) ping() {
 		}
 		p.pingCancel = cancel
 		p.keepaliveMu.Unlock()
-		err := p.c.Ping(ctx)
+		err := p.c.ping(ctx)
 		p.keepaliveMu.Lock()
 		p.pingCancel = nil
 		stopped := p.keepaliveStopped
@@ -608,7 +581,7 @@ func (p *peer) finish(graceful bool) {
 	if !graceful {
 		p.raw.Close()
 	}
-	p.c.CloseNow()
+	p.c.closeNow()
 	p.keepaliveWG.Wait()
 	p.life.Finish()
 }

@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	ws "github.com/coder/websocket"
-
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/transport"
 	"github.com/switchyard/switchyard/transport/internal/peerutil"
@@ -60,7 +58,6 @@ type Handler struct {
 	log       *slog.Logger
 	protocols []string // offered, in our order of preference
 	listing   string   // protocols joined, for error messages
-	accept    *ws.AcceptOptions
 
 	baseCtx context.Context
 	cancel  context.CancelFunc
@@ -94,10 +91,6 @@ func NewHandler(h transport.Handler, opts ServerOptions) *Handler {
 		}
 	}
 	hd.listing = strings.Join(hd.protocols, ", ")
-	hd.accept = &ws.AcceptOptions{
-		InsecureSkipVerify: len(opts.OriginPatterns) == 0,
-		OriginPatterns:     opts.OriginPatterns,
-	}
 	hd.baseCtx, hd.cancel = context.WithCancel(context.Background())
 	return hd
 }
@@ -145,65 +138,118 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no supported WAMP subprotocol offered (Sec-WebSocket-Protocol); this router speaks "+hd.listing, http.StatusBadRequest)
 		return
 	}
-	s, batched, _ := serializer.BySubprotocol(proto)
-
-	if !hd.enter() {
-		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+	if r.Method != http.MethodGet {
+		http.Error(w, "a WebSocket upgrade must be a GET request", http.StatusMethodNotAllowed)
 		return
 	}
-	if !hd.opts.Limiter.Acquire(r.RemoteAddr) {
-		hd.leave()
-		hd.log.Info("refused: maximum connection count reached", "remote", r.RemoteAddr)
-		http.Error(w, "maximum connection count reached", http.StatusServiceUnavailable)
+	if !headerHasToken(r.Header, "Sec-WebSocket-Version", "13") {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		http.Error(w, "unsupported WebSocket version: this router speaks version 13", http.StatusUpgradeRequired)
 		return
 	}
-	// The session's goroutine keeps release: it must not capture r, or the
-	// request (headers, URL, context: over 2 KB) would stay alive with
-	// every idle connection.
-	remote := r.RemoteAddr
-	release := func() {
-		hd.opts.Limiter.Release(remote)
-		hd.leave()
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if !validKey(key) {
+		http.Error(w, "missing or malformed Sec-WebSocket-Key", http.StatusBadRequest)
+		return
 	}
-
-	rec := &hijackRecorder{ResponseWriter: w, writeTimeout: hd.opts.WriteTimeout}
-	opts := *hd.accept
-	opts.Subprotocols = []string{proto}
-	c, err := ws.Accept(rec, r, &opts)
+	if err := checkOrigin(r.Header.Get("Origin"), r.Host, hd.opts.OriginPatterns); err != nil {
+		hd.log.Info("refused: origin not allowed", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"))
+		http.Error(w, "origin "+r.Header.Get("Origin")+" not allowed", http.StatusForbidden)
+		return
+	}
+	if !hd.admit(w, r.RemoteAddr) {
+		return
+	}
+	c, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		// Accept has written the HTTP error.
 		hd.log.Info("upgrade failed", "remote", r.RemoteAddr, "error", err)
-		release()
+		hd.release(r.RemoteAddr)
+		http.Error(w, "cannot upgrade this connection", http.StatusInternalServerError)
 		return
 	}
-	if rec.conn == nil { // cannot happen with net/http
-		c.CloseNow()
-		release()
+	// http.Server's read and write timeouts may have set deadlines; the
+	// session sets its own.
+	c.SetDeadline(time.Time{})
+	// net/http may have read past the request (frames the client sent
+	// right after it): those bytes go in front of a small reader that
+	// replaces net/http's 4 KiB one, which an idle session would keep.
+	br := smallReader(c, brw.Reader)
+	tlsOn := r.TLS != nil || peerutil.IsTLS(c)
+	hd.upgraded(c, br, key, proto, r.RemoteAddr, tlsOn, tlsState(r, c))
+}
+
+// admit counts a connection about to become a session, within the
+// connection limit; it answers the refusal itself.
+func (hd *Handler) admit(w http.ResponseWriter, remote string) bool {
+	if code, msg := hd.admitCode(remote); code != 0 {
+		http.Error(w, msg, code)
+		return false
+	}
+	return true
+}
+
+// admitCode is admit for any front end: a refusal's HTTP status and
+// message, or 0.
+func (hd *Handler) admitCode(remote string) (int, string) {
+	if !hd.enter() {
+		return http.StatusServiceUnavailable, "server shutting down"
+	}
+	if !hd.opts.Limiter.Acquire(remote) {
+		hd.leave()
+		hd.log.Info("refused: maximum connection count reached", "remote", remote)
+		return http.StatusServiceUnavailable, "maximum connection count reached"
+	}
+	return 0, ""
+}
+
+// release undoes admit.
+func (hd *Handler) release(remote string) {
+	hd.opts.Limiter.Release(remote)
+	hd.leave()
+}
+
+// upgraded answers an admitted upgrade request (101) on c and runs the
+// session. br reads c, and may hold bytes read past the request.
+func (hd *Handler) upgraded(c net.Conn, br *bufio.Reader, key, proto, remote string, tlsOn bool, state *tls.ConnectionState) {
+	s, batched, _ := serializer.BySubprotocol(proto)
+	wr := newWire(c, hd.opts.WriteTimeout)
+	var resp [256]byte
+	if _, err := wr.Write(appendUpgradeResponse(resp[:0], key, proto)); err != nil {
+		hd.log.Info("upgrade failed", "remote", remote, "error", err)
+		c.Close()
+		hd.release(remote)
 		return
 	}
+	hd.run(c, br, wr, s, batched, proto, remote, tlsOn, state)
+}
+
+// run serves the session of an upgraded connection on a goroutine of its
+// own, owned by the handler (counted by admit, waited for by Shutdown):
+// whatever goroutine did the upgrade (net/http's, with its deep stack and
+// the request) returns instead of staying with every idle connection.
+// The goroutine keeps only the remote address of the request, not the
+// request itself (headers, URL, context: over 2 KB).
+func (hd *Handler) run(c net.Conn, br *bufio.Reader, wr *wire, s serializer.Serializer, batched bool, proto, remote string, tlsOn bool, state *tls.ConnectionState) {
 	info := transport.Info{
 		Transport:  "websocket",
 		Protocol:   proto,
-		RemoteAddr: r.RemoteAddr,
-		TLS:        r.TLS != nil || peerutil.IsTLS(rec.conn),
-		TLSState:   tlsState(r, rec.conn),
+		RemoteAddr: remote,
+		TLS:        tlsOn,
+		TLSState:   state,
 		MaxRecv:    hd.opts.MaxMessageSize,
 		MaxSend:    hd.opts.MaxMessageSize,
 	}
-	p := newPeer(c, rec.conn, rec.wire, s, batched, info, hd.opts.Options)
+	sc := newSrvConn(c, br, wr, hd.opts.MaxMessageSize)
+	p := newPeer(sc, c, wr, s, batched, info, hd.opts.Options)
 	p.rawPayloads = true // a router reads what a server receives
 	if !hd.add(p) {
 		p.fail(errServerClosed)
 		<-p.Done()
-		release()
+		hd.release(remote)
 		return
 	}
-	// The session runs on a goroutine of its own, owned by the handler
-	// (counted by enter, waited for by Shutdown), and ServeHTTP returns: the
-	// net/http goroutine, its deep stack and the request go away instead of
-	// staying with every idle connection.
 	go func() {
-		defer release()
+		defer hd.release(remote)
 		defer hd.remove(p)
 		hd.h.ServePeer(hd.baseCtx, p)
 		p.Close("session ended")
@@ -287,63 +333,22 @@ func (hd *Handler) Close() error {
 	return nil
 }
 
-// hijackRecorder passes the ResponseWriter to coder/websocket and keeps
-// the connection it hijacks: the peer sets write deadlines on it and, to
-// fail without blocking, closes it under the WebSocket and TLS layers.
-type hijackRecorder struct {
-	http.ResponseWriter
-	writeTimeout time.Duration
-	conn         net.Conn
-	wire         *wire // under the writer handed to coder/websocket; see wire
+// smallReader is a reader of c of readBufferSize bytes holding first
+// what old had buffered: an idle session keeps its reader, and larger
+// frames bypass a bufio buffer anyway.
+func smallReader(c net.Conn, old *bufio.Reader) *bufio.Reader {
+	n := old.Buffered()
+	if n == 0 {
+		return bufio.NewReaderSize(c, readBufferSize)
+	}
+	buffered, _ := old.Peek(n)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(buffered)), c), max(readBufferSize, n))
+	br.Peek(n) // move the read-ahead into br's own buffer
+	return br
 }
 
-// It also swaps net/http's 4 KiB read and write buffers, which
-// coder/websocket would keep for the life of the connection, for small
-// ones: an idle WebSocket session should cost little memory, and larger
-// frames bypass a bufio buffer anyway. Bytes net/http had already read stay
-// in front of the new reader.
-func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err != nil {
-		return c, brw, err
-	}
-	h.conn = c
-	// http.Server's read and write timeouts may have set deadlines; the
-	// session sets its own.
-	c.SetDeadline(time.Time{})
-	if brw.Writer.Buffered() > 0 {
-		// Nothing should be pending before the upgrade response; flush
-		// whatever is, rather than lose it.
-		if err := brw.Writer.Flush(); err != nil {
-			return c, brw, err
-		}
-	}
-	// coder/websocket takes over what is buffered in the reader (it peeks
-	// Buffered() bytes, then resets the reader onto the connection), so
-	// the bytes net/http read ahead must sit in the new reader's buffer.
-	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
-	size := max(hijackReadBuffer, len(buffered))
-	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(buffered)), c), size)
-	if len(buffered) > 0 {
-		if _, err := br.Peek(len(buffered)); err != nil {
-			return c, brw, err
-		}
-	}
-	h.wire = newWire(c, h.writeTimeout)
-	small := bufio.NewReadWriter(br, bufio.NewWriterSize(h.wire, hijackWriteBuffer))
-	return c, small, nil
-}
-
-// The buffers a hijacked WebSocket connection keeps: see Hijack. Only
-// control frames go through the write buffer (the peer frames and writes
-// its data messages itself, see wire): at most 4 bytes of header and 125 of
-// payload.
-const (
-	hijackReadBuffer  = 512
-	hijackWriteBuffer = 256
-)
-
-func (h *hijackRecorder) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+// readBufferSize is the read buffer an upgraded connection keeps.
+const readBufferSize = 512
 
 // headerHasToken reports whether a comma-separated header contains token
 // (case-insensitively).

@@ -37,6 +37,11 @@ type testServer struct {
 	seen  []transport.Peer
 }
 
+// viaNetHTTP makes startServer serve the Handler as an http.Handler (its
+// ServeHTTP upgrade path) instead of with Handler.Serve; see
+// TestServeHTTPPath.
+var viaNetHTTP bool
+
 // startServer serves a Handler over HTTP (or HTTPS with cert) on
 // 127.0.0.1:0.
 func startServer(t *testing.T, opts ServerOptions, cert *testcert.Pair) *testServer {
@@ -63,7 +68,13 @@ func startServer(t *testing.T, opts ServerOptions, cert *testcert.Pair) *testSer
 	}
 	srv := &http.Server{Handler: ts.Handler, ErrorLog: nil}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if viaNetHTTP {
+			errc <- srv.Serve(ln)
+			return
+		}
+		errc <- ts.Handler.Serve(ln, srv)
+	}()
 	t.Cleanup(func() {
 		ts.mu.Lock()
 		for _, p := range ts.seen {
@@ -78,6 +89,7 @@ func startServer(t *testing.T, opts ServerOptions, cert *testcert.Pair) *testSer
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("http.Server.Shutdown: %v", err)
 		}
+		ln.Close()
 		<-errc
 	})
 	return ts

@@ -6,19 +6,15 @@ import (
 	"time"
 )
 
-// wire is a server connection's single path onto the socket, shared by two
+// wire is a server connection's single path onto the socket, shared by
 // writers that must never interleave:
 //
-//   - coder/websocket, which writes its control frames (the pongs it answers
-//     from within Recv, the keepalive's pings, the close frame) through the
-//     bufio.Writer handed to it at the hijack. That writer wraps the wire and
-//     is flushed at the end of every frame; a control frame (at most 125
-//     bytes of payload) fits its buffer, so each arrives here whole, in one
-//     Write.
+//   - srvConn, which writes the upgrade response and the control frames
+//     (the pongs it answers from within Recv, the keepalive's pings, the
+//     close frame), each whole in one Write;
 //   - the peer's writer goroutine, which frames the data messages itself and
 //     writes all the frames queued for the connection in one system call
-//     (writeFrames), where coder/websocket's Conn.Write would flush, and so
-//     make a system call, once per message.
+//     (writeFrames).
 //
 // The wire also keeps the write deadline, for both: like the RawSocket
 // writer it moves the deadline only once less than half of the timeout is

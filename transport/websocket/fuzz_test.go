@@ -1,0 +1,95 @@
+package websocket
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/transport"
+)
+
+// bytesConn is a net.Conn reading from a fixed input and discarding what
+// is written: the fuzzers feed it untrusted bytes.
+type bytesConn struct {
+	r      io.Reader
+	closed atomic.Bool
+}
+
+func (c *bytesConn) Read(p []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	return c.r.Read(p)
+}
+func (c *bytesConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (c *bytesConn) Close() error                     { c.closed.Store(true); return nil }
+func (c *bytesConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (c *bytesConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9} }
+func (c *bytesConn) SetDeadline(time.Time) error      { return nil }
+func (c *bytesConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *bytesConn) SetWriteDeadline(time.Time) error { return nil }
+
+// FuzzReadFrames feeds arbitrary bytes to the server's frame reader:
+// fragments, control frames, close payloads. It must never panic, return
+// a message above the limit, or a text message that is not UTF-8 without
+// an error.
+func FuzzReadFrames(f *testing.F) {
+	f.Add(frame(finBit|opText, []byte(`[1,"realm1",{}]`)))
+	f.Add(append(frame(opBinary, []byte{1, 2}), append(frame(finBit|opPing, []byte("p")), frame(finBit|opContinuation, []byte{3})...)...))
+	f.Add(frame(finBit|opClose, closePayload(1000, "bye")))
+	f.Add(frame(finBit|opClose, []byte{3}))
+	f.Add(frame(opText, []byte{0xe2, 0x82}))
+	f.Add([]byte{finBit | opText, 127, 0xff, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(frame(finBit|opText, make([]byte, 300)))
+	const limit = 256
+	f.Fuzz(func(t *testing.T, in []byte) {
+		nc := &bytesConn{r: bytes.NewReader(in)}
+		c := newSrvConn(nc, bufio.NewReaderSize(nc, readBufferSize), newWire(nc, time.Second), limit)
+		for range 64 {
+			bp, err := c.readMessage()
+			if err != nil {
+				var fe *frameError
+				var ce *closeError
+				if !errors.As(err, &fe) && !errors.As(err, &ce) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("unexpected error kind: %v", err)
+				}
+				return
+			}
+			if len(*bp) > limit {
+				t.Fatalf("message of %d bytes above the limit", len(*bp))
+			}
+		}
+	})
+}
+
+// FuzzUpgradeHead feeds arbitrary request heads to Serve's connection
+// path: the head reader, the upgrade check and gobwas/ws's upgrade, then
+// (when it upgrades) a session reading the rest. It must never panic,
+// and every session must end.
+func FuzzUpgradeHead(f *testing.F) {
+	f.Add([]byte(upgradeHead))
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	f.Add([]byte("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: chat, wamp.2.cbor\r\nOrigin: http://a.example\r\n\r\n\x81\x80abcd"))
+	f.Add([]byte("GET /ws HTTP/1.0\r\nUpgrade: WebSocket\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		hd := NewHandler(transport.HandlerFunc(func(ctx context.Context, p transport.Peer) {
+			p.Recv(ctx)
+		}), ServerOptions{Options: transport.Options{Logger: quiet}, OriginPatterns: []string{"*.example"}})
+		c := &bytesConn{r: bytes.NewReader(in)}
+		if pc := hd.serveConn(c, time.Second); pc != nil {
+			io.Copy(io.Discard, pc) // what net/http would read
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := hd.Shutdown(ctx); err != nil {
+			t.Fatalf("a session did not end: %v", err)
+		}
+	})
+}

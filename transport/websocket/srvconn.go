@@ -1,0 +1,393 @@
+package websocket
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	gws "github.com/gobwas/ws"
+
+	"github.com/switchyard/switchyard/transport/internal/bufpool"
+)
+
+// msgConn is what a peer needs of a WebSocket connection beside its own
+// data-frame writer: whole messages in, pings, the close handshake. The
+// server side implements it itself (srvConn); the client side wraps
+// coder/websocket (coderConn), which masks what it writes.
+type msgConn interface {
+	// readMessage reads one whole data message into a pooled buffer,
+	// answering the control frames interleaved with it.
+	readMessage() (*[]byte, error)
+	// ping sends a ping and waits for the pong (read by readMessage).
+	ping(ctx context.Context) error
+	// closeHandshake sends a close frame and waits for the other side's,
+	// until closeBy at the latest.
+	closeHandshake(code int, reason string, closeBy time.Time)
+	// write writes one data message; only the client side uses it.
+	write(b []byte) error
+	// closeNow closes the connection without a handshake.
+	closeNow()
+}
+
+// closeError is the close frame the other side sent: readMessage returns
+// it once the close frame is read (and answered).
+type closeError struct {
+	code   int
+	reason string
+}
+
+func (e *closeError) Error() string {
+	return fmt.Sprintf("websocket: close frame received (status %d %q)", e.code, e.reason)
+}
+
+// frameError is a violation of RFC 6455 by the other side: readMessage
+// sends a close frame with code and returns it.
+type frameError struct {
+	code int
+	msg  string
+}
+
+func (e *frameError) Error() string {
+	return fmt.Sprintf("websocket: %s (closing with status %d)", e.msg, e.code)
+}
+
+// closeStatus is the status of the close frame the other side sent, or -1.
+func closeStatus(err error) int {
+	var ce *closeError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
+	return -1
+}
+
+// Opcodes and close codes (RFC 6455, sections 5.2 and 7.4.1).
+const (
+	opContinuation = 0x0
+	opClose        = 0x8
+	opPing         = 0x9
+	opPong         = 0xA
+
+	statusNormal        = 1000
+	statusProtocolError = 1002
+	statusInvalidData   = 1007
+	statusTooBig        = 1009
+	statusNoStatus      = 1005
+)
+
+// srvConn is the server side of an upgraded WebSocket connection: it reads
+// the client's frames itself, off a small bufio.Reader, on the session's
+// reader goroutine — a shallow loop with no context, timer or goroutine
+// per frame — and writes its control frames through the wire the data
+// frames go through.
+//
+// The reader owns br, ctl and the message being read; pongs and
+// closeRecv are how it tells the keepalive and the close handshake what it
+// saw.
+type srvConn struct {
+	nc    net.Conn
+	br    *bufio.Reader
+	w     *wire
+	limit int // the largest message accepted
+
+	hdr [maxClientFrameHeader]byte
+	ctl [gws.MaxControlFramePayloadSize + 2]byte // a control frame's payload, and an answer's header
+
+	pongs     chan struct{} // a pong arrived; capacity 1
+	closeRecv chan struct{} // closed once the other side's close frame is read, or reading failed
+	closeOnce sync.Once
+	closeSent atomic.Bool
+}
+
+// maxClientFrameHeader is the longest header of a masked frame: two
+// bytes, a 64-bit length and the 4-byte mask.
+const maxClientFrameHeader = 14
+
+func newSrvConn(nc net.Conn, br *bufio.Reader, w *wire, limit int) *srvConn {
+	return &srvConn{
+		nc:        nc,
+		br:        br,
+		w:         w,
+		limit:     limit,
+		pongs:     make(chan struct{}, 1),
+		closeRecv: make(chan struct{}),
+	}
+}
+
+// frameHeader is a parsed client frame header.
+type frameHeader struct {
+	fin    bool
+	rsv    byte
+	op     byte
+	masked bool
+	mask   [4]byte
+	length int64
+}
+
+// readHeader reads one frame header. It is parsed here rather than with
+// gobwas/ws.ReadHeader, which allocates its scratch buffer per frame.
+func (c *srvConn) readHeader() (frameHeader, error) {
+	var h frameHeader
+	b := c.hdr[:2]
+	if _, err := io.ReadFull(c.br, b); err != nil {
+		return h, err
+	}
+	h.fin = b[0]&0x80 != 0
+	h.rsv = b[0] & 0x70
+	h.op = b[0] & 0x0f
+	h.masked = b[1]&0x80 != 0
+	n := int(b[1] & 0x7f)
+	ext := 0
+	switch n {
+	case 126:
+		ext = 2
+	case 127:
+		ext = 8
+	}
+	rest := ext
+	if h.masked {
+		rest += 4
+	}
+	b = c.hdr[2 : 2+rest]
+	if _, err := io.ReadFull(c.br, b); err != nil {
+		return h, unexpected(err)
+	}
+	switch ext {
+	case 0:
+		h.length = int64(n)
+	case 2:
+		h.length = int64(binary.BigEndian.Uint16(b))
+	case 8:
+		u := binary.BigEndian.Uint64(b)
+		if u > 1<<62 {
+			return h, &frameError{statusProtocolError, "frame length out of range"}
+		}
+		h.length = int64(u)
+	}
+	if h.masked {
+		copy(h.mask[:], b[ext:])
+	}
+	return h, nil
+}
+
+// unexpected turns an EOF inside a frame into io.ErrUnexpectedEOF.
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readMessage reads one whole data message (all its fragments) into a
+// pooled buffer that grows as the bytes arrive; see msgConn. It answers
+// pings, passes pongs to ping, and answers a close frame, returning a
+// *closeError. A frame breaking RFC 6455 (unmasked, reserved bits or
+// opcodes, a bad fragment sequence, an invalid close payload), a text
+// message that is not UTF-8, or a message above the limit gets the close
+// frame with the status RFC 6455 gives it, and a *frameError.
+func (c *srvConn) readMessage() (*[]byte, error) {
+	bp, err := c.readData()
+	if err != nil {
+		if bp != nil {
+			bufpool.Put(bp)
+		}
+		var fe *frameError
+		if errors.As(err, &fe) {
+			c.sendClose(fe.code, fe.msg)
+		}
+		c.closeOnce.Do(func() { close(c.closeRecv) })
+		return nil, err
+	}
+	return bp, nil
+}
+
+func (c *srvConn) readData() (*[]byte, error) {
+	var bp *[]byte
+	var text bool
+	for {
+		h, err := c.readHeader()
+		if err != nil {
+			if bp != nil {
+				err = unexpected(err)
+			}
+			return bp, err
+		}
+		if h.rsv != 0 {
+			// No extension is ever negotiated (permessage-deflate is declined).
+			return bp, &frameError{statusProtocolError, "reserved bits set"}
+		}
+		if !h.masked {
+			return bp, &frameError{statusProtocolError, "unmasked client frame"}
+		}
+		if h.op >= opClose {
+			if err := c.control(h); err != nil {
+				return bp, err
+			}
+			continue
+		}
+		switch h.op {
+		case opContinuation:
+			if bp == nil {
+				return bp, &frameError{statusProtocolError, "continuation frame without a message"}
+			}
+		case opText, opBinary:
+			if bp != nil {
+				return bp, &frameError{statusProtocolError, "new message inside a fragmented one"}
+			}
+			text = h.op == opText
+			bp = bufpool.Get(min(readChunk, max(int(h.length), 64)))
+		default:
+			return bp, &frameError{statusProtocolError, "reserved opcode"}
+		}
+		if int64(len(*bp))+h.length > int64(c.limit) {
+			return bp, &frameError{statusTooBig, fmt.Sprintf("message above %d bytes", c.limit)}
+		}
+		if bp, err = c.readPayload(bp, int(h.length), h.mask); err != nil {
+			return bp, err
+		}
+		if h.fin {
+			if text && !utf8.Valid(*bp) {
+				return bp, &frameError{statusInvalidData, "text message is not UTF-8"}
+			}
+			return bp, nil
+		}
+	}
+}
+
+// readPayload appends n unmasked payload bytes to the pooled buffer,
+// growing it (pooled) as they arrive.
+func (c *srvConn) readPayload(bp *[]byte, n int, mask [4]byte) (*[]byte, error) {
+	buf := *bp
+	start := len(buf)
+	for n > 0 {
+		if len(buf) == cap(buf) {
+			nb := bufpool.Get(2 * cap(buf))
+			*nb = append(*nb, buf...)
+			*bp = buf
+			bufpool.Put(bp)
+			bp, buf = nb, *nb
+		}
+		room := min(cap(buf)-len(buf), n)
+		k, err := io.ReadFull(c.br, buf[len(buf):len(buf)+room])
+		buf = buf[:len(buf)+k]
+		n -= k
+		if err != nil {
+			*bp = buf
+			return bp, unexpected(err)
+		}
+	}
+	gws.Cipher(buf[start:], mask, 0)
+	*bp = buf
+	return bp, nil
+}
+
+// control handles one control frame.
+func (c *srvConn) control(h frameHeader) error {
+	if !h.fin || h.length > gws.MaxControlFramePayloadSize {
+		return &frameError{statusProtocolError, "fragmented or oversize control frame"}
+	}
+	p := c.ctl[2 : 2+h.length]
+	if _, err := io.ReadFull(c.br, p); err != nil {
+		return unexpected(err)
+	}
+	gws.Cipher(p, h.mask, 0)
+	switch h.op {
+	case opPing:
+		// The answer's header goes in front of the payload, in place.
+		c.ctl[0], c.ctl[1] = finBit|opPong, byte(len(p))
+		if _, err := c.w.Write(c.ctl[:2+len(p)]); err != nil {
+			return fmt.Errorf("websocket: pong: %w", err)
+		}
+	case opPong:
+		select {
+		case c.pongs <- struct{}{}:
+		default:
+		}
+	case opClose:
+		code, reason := statusNoStatus, ""
+		switch {
+		case len(p) == 1:
+			return &frameError{statusProtocolError, "close frame of one byte"}
+		case len(p) >= 2:
+			code = int(binary.BigEndian.Uint16(p))
+			reason = string(p[2:])
+			if err := gws.CheckCloseFrameData(gws.StatusCode(code), reason); err != nil {
+				return &frameError{statusProtocolError, "invalid close frame: " + err.Error()}
+			}
+		}
+		// Echo the status (RFC 6455, section 5.5.1), unless we closed first.
+		echo := code
+		if echo == statusNoStatus {
+			echo = statusNormal
+		}
+		c.sendClose(echo, "")
+		return &closeError{code: code, reason: reason}
+	default:
+		return &frameError{statusProtocolError, "reserved control opcode"}
+	}
+	return nil
+}
+
+// sendClose writes a close frame once; later calls do nothing.
+func (c *srvConn) sendClose(code int, reason string) {
+	if !c.closeSent.CompareAndSwap(false, true) {
+		return
+	}
+	if len(reason) > maxCloseReason {
+		reason = reason[:maxCloseReason]
+		for !utf8.ValidString(reason) {
+			reason = reason[:len(reason)-1]
+		}
+	}
+	var f [4 + gws.MaxControlFramePayloadSize]byte
+	f[0], f[1] = finBit|opClose, byte(2+len(reason))
+	binary.BigEndian.PutUint16(f[2:], uint16(code))
+	n := 4 + copy(f[4:], reason)
+	c.w.Write(f[:n]) // a failed write ends the connection anyway
+}
+
+var pingFrame = []byte{finBit | opPing, 0}
+
+// ping writes a ping and waits for a pong; see msgConn.
+func (c *srvConn) ping(ctx context.Context) error {
+	select {
+	case <-c.pongs: // a stale one
+	default:
+	}
+	if _, err := c.w.Write(pingFrame); err != nil {
+		return fmt.Errorf("websocket: ping: %w", err)
+	}
+	select {
+	case <-c.pongs:
+		return nil
+	case <-c.closeRecv:
+		return errors.New("websocket: ping: connection closing")
+	case <-ctx.Done():
+		return fmt.Errorf("websocket: ping: %w", ctx.Err())
+	}
+}
+
+// closeHandshake sends the close frame and waits, until closeBy, for the
+// reader to read the other side's; see msgConn.
+func (c *srvConn) closeHandshake(code int, reason string, closeBy time.Time) {
+	c.sendClose(code, reason)
+	t := time.NewTimer(time.Until(closeBy))
+	defer t.Stop()
+	select {
+	case <-c.closeRecv:
+	case <-t.C:
+	}
+}
+
+func (c *srvConn) write([]byte) error {
+	return errors.New("websocket: srvConn writes data frames through the wire")
+}
+
+func (c *srvConn) closeNow() { c.nc.Close() }
