@@ -16,7 +16,14 @@ import (
 type metaWatch struct {
 	mu  sync.Mutex
 	ids map[spec.ID]bool // subscriptions of the watched topics
-	got []string
+	got []metaEvent
+}
+
+// metaEvent is one subscription meta event: its name, as the tests compare
+// it, and the subscription it is about.
+type metaEvent struct {
+	what string
+	id   spec.ID
 }
 
 func watchSubscriptionMeta(t *testing.T, c *client.Client, topics ...string) *metaWatch {
@@ -37,13 +44,14 @@ func watchSubscriptionMeta(t *testing.T, c *client.Client, topics ...string) *me
 				if watched[uri] {
 					id, _ := spec.AsID(d["id"])
 					w.ids[id] = true
-					w.got = append(w.got, fmt.Sprintf("on_create %s %v", uri, d["match"]))
+					w.got = append(w.got, metaEvent{fmt.Sprintf("on_create %s %v", uri, d["match"]), id})
 				}
 				return
 			}
-			if id, _ := spec.AsID(e.Arguments[1]); w.ids[id] {
-				w.got = append(w.got, ev)
-			}
+			// Kept whatever the subscription: events said by different
+			// nodes may arrive before the on_create that names it.
+			id, _ := spec.AsID(e.Arguments[1])
+			w.got = append(w.got, metaEvent{ev, id})
 		}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -52,12 +60,28 @@ func watchSubscriptionMeta(t *testing.T, c *client.Client, topics ...string) *me
 	return w
 }
 
-// events returns what arrived after d of quiet.
-func (w *metaWatch) events(d time.Duration) []string {
-	time.Sleep(d)
+// events returns the events about the watched topics' subscriptions once
+// at least want of them arrived (or 5 s passed) and then quiet lasted for
+// a further quiet period, so that extra events show too.
+func (w *metaWatch) events(want int, quiet time.Duration) []string {
+	deadline := time.Now().Add(5 * time.Second)
+	for len(w.watched()) < want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(quiet)
+	return w.watched()
+}
+
+func (w *metaWatch) watched() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return append([]string(nil), w.got...)
+	var out []string
+	for _, e := range w.got {
+		if w.ids[e.id] {
+			out = append(out, e.what)
+		}
+	}
+	return out
 }
 
 func idsOf(v any) []spec.ID {
@@ -161,7 +185,7 @@ func TestSubscriptionMetaAcrossNodes(t *testing.T) {
 	// Meta events said by different nodes interleave as they arrive, so
 	// compare what was said, not in which order.
 	want := []string{"on_create s prefix", "on_create s.t exact", "on_delete", "on_subscribe", "on_subscribe", "on_subscribe", "on_unsubscribe", "on_unsubscribe"}
-	got := w.events(300 * time.Millisecond)
+	got := w.events(len(want), 300*time.Millisecond)
 	sort.Strings(got)
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("meta events\n got  %v\n want %v", got, want)
@@ -198,7 +222,7 @@ func TestOnDeleteOnceWhenLastSubscribersLeaveTogether(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		got := w.events(300 * time.Millisecond)
+		got := w.events(6, 300*time.Millisecond)
 		deletes := 0
 		for _, e := range got {
 			if e == "on_delete" {
