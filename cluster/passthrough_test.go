@@ -173,6 +173,9 @@ func checkPayloadIsAlteredByReencoding(t *testing.T) {
 	}
 }
 
+// A MessagePack publication reaches MessagePack subscribers on every node,
+// and its retained copy reaches late ones, as the publisher's bytes; JSON
+// and CBOR subscribers get its values.
 func TestSameSerializerEventPayloadCrossesNodesUntouched(t *testing.T) {
 	checkPayloadIsAlteredByReencoding(t)
 	nodes := startCluster(t, 3)
@@ -182,29 +185,54 @@ func TestSameSerializerEventPayloadCrossesNodesUntouched(t *testing.T) {
 	jsonSub.subscribe("com.pass")
 	cborSub := nodes[2].frameJoin(serializer.CBOR)
 	cborSub.subscribe("com.pass")
+	localSub := nodes[0].frameJoin(serializer.MessagePack)
+	localSub.subscribe("com.pass")
 	pub := nodes[0].frameJoin(serializer.MessagePack)
 
-	// [PUBLISH, 1, {}, "com.pass", args, kwargs]
-	head := append([]byte{0x10, 0x01, 0x80}, mpStr("com.pass")...)
-	pub.sendFrame(mpFrame(head, 6))
+	// [PUBLISH, 1, {"retain": true}, "com.pass", args, kwargs]
+	head := append(append([]byte{0x10, 0x01, 0x81}, mpStr("retain")...), 0xc3)
+	pub.sendFrame(mpFrame(append(head, mpStr("com.pass")...), 6))
 
-	f := sub.recvFrame()
-	if !bytes.HasSuffix(f, append(append([]byte(nil), mpArgs...), mpKwargs...)) {
-		t.Fatalf("the msgpack subscriber on another node did not get the publisher's payload bytes:\n% x", f)
+	payload := append(append([]byte(nil), mpArgs...), mpKwargs...)
+	checkSpliced := func(who string, s *frameSession) {
+		t.Helper()
+		f := s.recvFrame()
+		if !bytes.HasSuffix(f, payload) {
+			t.Fatalf("%s did not get the publisher's payload bytes:\n% x", who, f)
+		}
+		m, err := serializer.MessagePack.Decode(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, ok := m.(*spec.Event)
+		if !ok || !reflect.DeepEqual(ev.Arguments, mpValues) || !reflect.DeepEqual(ev.ArgumentsKw, mpKw) {
+			t.Fatalf("%s: %#v", who, m)
+		}
 	}
-	m, err := serializer.MessagePack.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, ok := m.(*spec.Event)
-	if !ok || !reflect.DeepEqual(ev.Arguments, mpValues) || !reflect.DeepEqual(ev.ArgumentsKw, mpKw) {
-		t.Fatalf("msgpack subscriber: %#v", m)
-	}
+	checkSpliced("the msgpack subscriber on another node", sub)
+	checkSpliced("the msgpack subscriber on the publisher's node", localSub)
 	for _, s := range []*frameSession{jsonSub, cborSub} {
 		ev, ok := s.recv().(*spec.Event)
 		if !ok || !reflect.DeepEqual(ev.Arguments, mpValues) || !reflect.DeepEqual(ev.ArgumentsKw, mpKw) {
 			t.Fatalf("%s subscriber: %#v", s.p.ser.Name(), ev)
 		}
+	}
+
+	// The retained copy every node keeps is the publisher's bytes too, and
+	// its values for other formats.
+	late := nodes[2].frameJoin(serializer.MessagePack)
+	late.send(&spec.Subscribe{Request: 1, Options: spec.Dict{"get_retained": true}, Topic: "com.pass"})
+	if _, ok := late.recv().(*spec.Subscribed); !ok {
+		t.Fatal("no SUBSCRIBED")
+	}
+	checkSpliced("a late msgpack subscriber's retained event", late)
+	lateJSON := nodes[1].frameJoin(serializer.JSON)
+	lateJSON.send(&spec.Subscribe{Request: 1, Options: spec.Dict{"get_retained": true}, Topic: "com.pass"})
+	if _, ok := lateJSON.recv().(*spec.Subscribed); !ok {
+		t.Fatal("no SUBSCRIBED")
+	}
+	if ev, ok := lateJSON.recv().(*spec.Event); !ok || ev.Details["retained"] != true || !reflect.DeepEqual(ev.Arguments, mpValues) || !reflect.DeepEqual(ev.ArgumentsKw, mpKw) {
+		t.Fatalf("a late JSON subscriber's retained event: %#v", ev)
 	}
 }
 

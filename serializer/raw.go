@@ -7,8 +7,8 @@ import (
 	"github.com/switchyard/switchyard/spec"
 )
 
-// A router forwards the payload of a PUBLISH, a CALL, a YIELD or an ERROR without
-// reading it. DecodeRaw keeps that payload's bytes ([spec.Raw]) instead of
+// A router forwards the payload of a PUBLISH, a CALL, a YIELD or an ERROR
+// without reading it (to other nodes too). DecodeRaw keeps that payload's bytes ([spec.Raw]) instead of
 // building Go values from them, and every Encode splices a Raw payload of
 // its own format and transcodes any other (decoding it once through
 // spec.RawDecoder). MessagePack and JSON keep raw payloads; CBOR decodes
@@ -24,7 +24,7 @@ type rawDecoder interface {
 }
 
 // DecodeRaw decodes b like s.Decode, except that the Arguments and
-// ArgumentsKw of a CALL, YIELD or ERROR may come back as a [spec.Raw]
+// ArgumentsKw of a PUBLISH, CALL, YIELD or ERROR may come back as a [spec.Raw]
 // payload (copied out of b) instead of Go values. A payload the raw scanner
 // does not vouch for (unusual but possibly valid input, or invalid input)
 // takes s.Decode's path, so the errors and the accepted input are Decode's.
