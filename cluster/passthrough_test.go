@@ -5,9 +5,11 @@ import (
 	"context"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 	"github.com/switchyard/switchyard/transport"
@@ -25,6 +27,9 @@ type framePeer struct {
 	out  chan []byte // frames from it
 	done chan struct{}
 	once sync.Once
+	// sink: drop what the router sends, counting it (benchmarks).
+	sink atomic.Bool
+	sunk atomic.Int64
 }
 
 func newFramePeer(ser serializer.Serializer) *framePeer {
@@ -55,6 +60,10 @@ func (p *framePeer) Recv(ctx context.Context) (spec.Message, error) {
 }
 
 func (p *framePeer) Send(frame []byte) error {
+	if p.sink.Load() {
+		p.sunk.Add(1)
+		return nil
+	}
 	select {
 	case p.out <- frame:
 		return nil
@@ -67,27 +76,34 @@ func (p *framePeer) Send(frame []byte) error {
 
 // frameSession is a hand-driven session over a framePeer.
 type frameSession struct {
-	t *testing.T
+	t testing.TB
 	p *framePeer
 }
 
 func (tn *testNode) frameJoin(ser serializer.Serializer) *frameSession {
 	tn.t.Helper()
+	return frameJoin(tn.t, tn.ctx, &tn.wg, tn.router, ser)
+}
+
+// frameJoin opens a session of r over a framePeer, served until ctx ends
+// (wg counts the serving goroutine).
+func frameJoin(t testing.TB, ctx context.Context, wg *sync.WaitGroup, r *router.Router, ser serializer.Serializer) *frameSession {
+	t.Helper()
 	p := newFramePeer(ser)
-	tn.wg.Add(1)
+	wg.Add(1)
 	go func() {
-		defer tn.wg.Done()
-		tn.router.ServePeer(tn.ctx, p)
+		defer wg.Done()
+		r.ServePeer(ctx, p)
 	}()
-	tn.t.Cleanup(func() { p.Close("test over") })
-	fs := &frameSession{t: tn.t, p: p}
+	t.Cleanup(func() { p.Close("test over") })
+	fs := &frameSession{t: t, p: p}
 	roles := spec.Dict{}
 	for _, r := range []string{"publisher", "subscriber", "caller", "callee"} {
 		roles[r] = spec.Dict{}
 	}
 	fs.send(&spec.Hello{Realm: "realm1", Details: spec.Dict{"roles": roles}})
 	if _, ok := fs.recv().(*spec.Welcome); !ok {
-		tn.t.Fatal("no WELCOME")
+		t.Fatal("no WELCOME")
 	}
 	return fs
 }
@@ -340,4 +356,72 @@ func yieldHead(id spec.ID) []byte {
 		b[9-i] = byte(uint64(id) >> (8 * i))
 	}
 	return append(b, 0x80)
+}
+
+// BenchmarkReceiveEvent is a receiving node's delivery of a publication
+// from another node: decoding the NATS message and handing the EVENT to
+// ten MessagePack subscribers. "raw" is what a MessagePack publisher's
+// event is now (the payload spliced, never decoded); "values" is the
+// payload as values, the way every event crossed before (and the way the
+// router's own events still do): its decode and re-encode are the cost
+// that is gone.
+func BenchmarkReceiveEvent(b *testing.B) {
+	values, kw := spec.List{"sensor-7", 21.5, int64(1733500000), []byte{1, 2, 3, 4}}, spec.Dict{"unit": "C", "seq": int64(42), "tags": spec.List{"a", "b"}}
+	payload, err := serializer.MessagePack.Encode(nil, &spec.Yield{Request: 1, Options: spec.Dict{}, Arguments: values, ArgumentsKw: kw})
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw := spec.Raw{Format: "msgpack", N: 2, Bytes: payload[4:]} // after the array header, YIELD, 1, {}
+	for _, c := range []struct {
+		name string
+		e    router.RemoteEvent
+	}{
+		{"raw", router.RemoteEvent{Raw: raw}},
+		{"values", router.RemoteEvent{Arguments: values, ArgumentsKw: kw}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			r, err := router.New(router.Options{Realms: []router.RealmConfig{{Name: "realm1"}}, Logger: testLogger()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			defer func() {
+				sctx, scancel := context.WithTimeout(context.Background(), 3*time.Second)
+				defer scancel()
+				r.Shutdown(sctx)
+				cancel()
+				wg.Wait()
+			}()
+			var subs []*frameSession
+			for range 10 {
+				s := frameJoin(b, ctx, &wg, r, serializer.MessagePack)
+				s.subscribe("com.bench")
+				s.p.sink.Store(true)
+				subs = append(subs, s)
+			}
+			e := c.e
+			e.Publication, e.Topic, e.Options, e.Publisher = 7, "com.bench", spec.Dict{}, 9
+			wire, err := encodeEvent("realm1", &e)
+			if err != nil {
+				b.Fatal(err)
+			}
+			realm := r.Realm("realm1")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				_, got, err := decodeEvent(wire)
+				if err != nil {
+					b.Fatal(err)
+				}
+				realm.DeliverRemote(got)
+			}
+			b.StopTimer()
+			for _, s := range subs {
+				if n := s.p.sunk.Load(); n != int64(b.N) {
+					b.Fatalf("a subscriber got %d events, want %d", n, b.N)
+				}
+			}
+		})
+	}
 }
