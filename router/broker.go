@@ -323,8 +323,10 @@ func (b *broker) deliver(p *publication, sub *subscription) {
 func (b *broker) sendEvent(s *session, p *publication, sub *subscription, frames *frameCache) {
 	frame, err := frames.get(s.ser, p, sub)
 	if err != nil {
-		// Logged once per subscriber, as an encode failure is by send.
-		s.logger().Error("cannot encode event", "topic", p.topic, "error", err)
+		if !frames.logged {
+			frames.logged = true // once per fan-out, not per subscriber
+			s.logger().Error("cannot encode event", "topic", p.topic, "error", err)
+		}
 		return
 	}
 	// sendFrame counts the EVENT: one atomic add per delivery, as before.
@@ -385,6 +387,8 @@ type frameCache struct {
 	sers   [4]serializer.Serializer
 	frames [4][]byte
 	errs   [4]error
+	// logged: an encode error of this fan-out was logged.
+	logged bool
 }
 
 // get returns p's EVENT for sub encoded by ser, encoding it on first use.
