@@ -197,3 +197,60 @@ func TestPublishedPayloadIsSpliced(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkPublishPayload publishes from the frame the transport receives
+// to the EVENT frames of 10 subscribers of the publisher's format: decode,
+// broker, one encode. "eager" decodes the payload into Go values and
+// encodes it again (the path before raw PUBLISH payloads); "raw" keeps it
+// in wire form and splices it. "small" is a 16-byte payload, "large" about
+// 4 KB.
+func BenchmarkPublishPayload(b *testing.B) {
+	largeArgs, largeKw := largePayload()
+	payloads := []struct {
+		name   string
+		args   spec.List
+		kwargs spec.Dict
+	}{
+		{"small", spec.List{"0123456789abcdef"}, nil},
+		{"large", largeArgs, largeKw},
+	}
+	for _, ser := range []serializer.Serializer{serializer.MessagePack, serializer.JSON} {
+		for _, pl := range payloads {
+			frame, err := ser.Encode(nil, &spec.Publish{Request: 1, Options: spec.Dict{}, Topic: "bench.topic", Arguments: pl.args, ArgumentsKw: pl.kwargs})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, mode := range []string{"eager", "raw"} {
+				decode := ser.Decode
+				if mode == "raw" {
+					decode = func(f []byte) (spec.Message, error) { return serializer.DecodeRaw(ser, f) }
+				}
+				b.Run(ser.Name()+"/"+pl.name+"/"+mode, func(b *testing.B) {
+					realm := benchRealm(b)
+					pub, _ := benchSession(b, realm, ser)
+					var last *discardPeer
+					for range 10 {
+						s, peer := benchSession(b, realm, ser)
+						realm.broker.subscribe(s, &spec.Subscribe{Request: 1, Options: spec.Dict{}, Topic: "bench.topic"})
+						last = peer
+					}
+					before := last.frames.Load()
+					b.SetBytes(int64(len(frame)))
+					b.ReportAllocs()
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						m, err := decode(frame)
+						if err != nil {
+							b.Fatal(err)
+						}
+						realm.broker.publish(pub, m.(*spec.Publish))
+					}
+					b.StopTimer()
+					if got := last.frames.Load() - before; got != int64(b.N) {
+						b.Fatalf("a subscriber got %d events, want %d", got, b.N)
+					}
+				})
+			}
+		}
+	}
+}
