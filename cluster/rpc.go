@@ -114,6 +114,11 @@ func (l *link) acknowledged(c *control) (refused bool, err error) {
 	return w.refused, nil
 }
 
+// RegistrationID implements router.ClusterRPC (submeta.go has why).
+func (l *link) RegistrationID(match string, procedure spec.URI) spec.ID {
+	return registrationID(l.name, match, string(procedure))
+}
+
 // AnnounceRegistration implements router.ClusterRPC.
 func (l *link) AnnounceRegistration(r router.RemoteRegistration) {
 	n := l.n
@@ -121,7 +126,7 @@ func (l *link) AnnounceRegistration(r router.RemoteRegistration) {
 	defer n.mu.Unlock()
 	n.seq++
 	c := &control{Kind: kindReg, Name: n.opts.Name, Token: n.token, Seq: n.seq, Realm: l.name, Match: r.Match, Topic: string(r.Procedure), Invoke: r.Invoke,
-		Callees: r.Callees, First: r.First, Last: r.Last}
+		Callees: r.Callees, First: r.First, Last: r.Last, Said: r.Said, At: r.At}
 	if err := n.nc.Publish(n.subj.control, c.encode()); err != nil {
 		n.log.Warn("cluster: registration change not announced", "procedure", r.Procedure, "error", err)
 	}
@@ -136,7 +141,7 @@ func (n *Node) registrationChange(c *control, reply string) {
 	n.mu.RUnlock()
 	if c.Kind == kindReg {
 		if l != nil {
-			l.realm.RemoteRegistrationChanged(c.Token, router.RemoteRegistration{Match: c.Match, Procedure: spec.URI(c.Topic), Invoke: c.Invoke, Callees: c.Callees, First: c.First, Last: c.Last})
+			l.realm.RemoteRegistrationChanged(c.Token, router.RemoteRegistration{Match: c.Match, Procedure: spec.URI(c.Topic), Invoke: c.Invoke, Callees: c.Callees, First: c.First, Last: c.Last, Said: c.Said, At: c.At})
 		}
 		if reply != "" {
 			_ = n.nc.Publish(reply, (&control{Kind: kindAck, Name: n.opts.Name, Token: n.token, Seq: c.Seq}).encode())

@@ -42,8 +42,10 @@ type control struct {
 	Match string `json:"m,omitempty"`
 	Topic string `json:"u,omitempty"`
 	Add   bool   `json:"a,omitempty"`
-	// Said, on a removal, says the sender said wamp.subscription.on_delete;
-	// if not, At is when its last subscriber left (submeta.go).
+	// Said, on a removal, says the sender said wamp.subscription.on_delete
+	// (wamp.registration.on_delete on a registration's withdrawal); if
+	// not, At is when its last subscriber (callee) left (submeta.go,
+	// router/cluster_regmeta.go).
 	Said bool  `json:"d,omitempty"`
 	At   int64 `json:"at,omitempty"`
 	// Session, AuthID and AuthRole identify a session that joined or left.

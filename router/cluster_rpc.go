@@ -52,6 +52,10 @@ type ClusterRPC interface {
 	SendCall(node string, c *RemoteCall)
 	SendReply(node string, r *RemoteReply)
 	SendCancel(node string, key spec.ID, mode string)
+	// RegistrationID returns the cluster-wide ID of the registration of
+	// procedure under match (0: let the dealer pick one). Called with
+	// dealer.mu held: it must not block.
+	RegistrationID(match string, procedure spec.URI) spec.ID
 }
 
 // ErrRegistrationConflict: another node holds or won the procedure.
@@ -97,6 +101,11 @@ type RemoteRegistration struct {
 	// registered (Unix nanoseconds of the node's clock), for the first and
 	// last invocation policies.
 	First, Last int64
+	// Said and At, on a withdrawal (Callees 0): whether the node said
+	// wamp.registration.on_delete, and if not, when its last callee left
+	// (cluster_regmeta.go).
+	Said bool
+	At   int64
 }
 
 // remoteReg is what the other nodes have under one (match, procedure).
@@ -143,7 +152,8 @@ type clusterState struct {
 
 	// Behind dealer.mu:
 	claims    *uriIndex[*remoteReg]
-	proposing map[regKey]string // this node's own open proposals: invoke policy
+	proposing map[regKey]string            // this node's own open proposals: invoke policy
+	pending   map[regKey]*pendingRegDelete // on_deletes kept for other nodes
 
 	mu       sync.Mutex
 	next     spec.ID
@@ -172,6 +182,7 @@ func newClusterState(rpc ClusterRPC) *clusterState {
 		rpc:       rpc,
 		claims:    newURIIndex[*remoteReg](),
 		proposing: make(map[regKey]string),
+		pending:   make(map[regKey]*pendingRegDelete),
 		outgoing:  make(map[spec.ID]*call),
 		incoming:  make(map[inKey]*call),
 	}
@@ -276,9 +287,16 @@ func (realm *Realm) RemoteRegistrationChanged(node string, r RemoteRegistration)
 	if d.cluster == nil {
 		return
 	}
+	var say *pendingRegDelete
 	d.mu.Lock()
 	d.setClaimTimesLocked(node, r.Match, r.Procedure, r.Invoke, r.Callees, r.First, r.Last)
+	if r.Callees == 0 {
+		say = d.settleLocked(node, r)
+	}
 	d.mu.Unlock()
+	if say != nil {
+		realm.sayRegDeleted(say)
+	}
 }
 
 // SetRemoteRegistrations replaces all of node's claims (from its snapshot).
@@ -294,6 +312,7 @@ func (realm *Realm) SetRemoteRegistrations(node string, regs []RemoteRegistratio
 			d.setClaimTimesLocked(node, r.Match, r.Procedure, r.Invoke, r.Callees, r.First, r.Last)
 		}
 	}
+	d.forgetPendingLocked()
 	d.mu.Unlock()
 }
 
@@ -456,11 +475,10 @@ func (d *dealer) routeCluster(procedure spec.URI) (reg *registration, callee *se
 		}
 		return nil, nil, rr.nth(d.spread(rr, remote))
 	}
-	lr, rrk := rank(reg.match, reg.procedure), rank(rr.match, rr.procedure)
 	switch {
-	case lr > rrk || (lr == rrk && (reg.match != rr.match || reg.procedure != rr.procedure)):
+	case precedes(reg.match, reg.procedure, rr.match, rr.procedure):
 		return reg, reg.pick(), ""
-	case rrk > lr:
+	case reg.match != rr.match || reg.procedure != rr.procedure:
 		return nil, nil, rr.nth(d.spread(rr, remote))
 	}
 	total := len(reg.callees) + remote
@@ -675,6 +693,7 @@ func (realm *Realm) NodeLost(node string) {
 	}
 	d.mu.Lock()
 	d.dropClaimsLocked(node)
+	d.forgetPendingLocked()
 	d.mu.Unlock()
 	var out, in []*call
 	cs.mu.Lock()
