@@ -13,7 +13,7 @@ import (
 )
 
 // Meta procedures across nodes: the session kill procedures and the
-// subscription meta procedures. The caller's node authorizes the call, runs
+// subscription and registration meta procedures. The caller's node authorizes the call, runs
 // it on its own part of the realm and sends the same CALL, in MessagePack
 // with the realm under x_sy_realm, to every live node's meta-call subject;
 // each node runs it on its own sessions or subscriptions and answers with a
