@@ -55,15 +55,15 @@ var _ router.ClusterRPC = (*link)(nil)
 // alive at the proposal; a node that dies meanwhile is dropped by the
 // failure detector, which releases the wait, so the bound is FailAfter
 // plus a heartbeat interval (or AckTimeout, if longer).
-func (l *link) ProposeRegistration(match string, procedure spec.URI, invoke string) error {
-	refused, err := l.acknowledged(&control{Kind: kindPropose, Match: match, Topic: string(procedure), Invoke: invoke})
+func (l *link) ProposeRegistration(match string, procedure spec.URI, invoke string) (held bool, err error) {
+	w, err := l.acknowledged(&control{Kind: kindPropose, Match: match, Topic: string(procedure), Invoke: invoke})
 	if err != nil {
-		return err
+		return false, err
 	}
-	if refused {
-		return router.ErrRegistrationConflict
+	if w.refused {
+		return w.held, router.ErrRegistrationConflict
 	}
-	return nil
+	return w.held, nil
 }
 
 // WithdrawRegistration implements router.ClusterRPC.
@@ -74,8 +74,9 @@ func (l *link) WithdrawRegistration(match string, procedure spec.URI, invoke str
 }
 
 // acknowledged sends a sequenced registration change and waits until every
-// node alive at the time applied it, reporting whether one refused it.
-func (l *link) acknowledged(c *control) (refused bool, err error) {
+// node alive at the time applied it; the answers (whether one refused it,
+// whether one has callees of it) are in the returned waiter's fields.
+func (l *link) acknowledged(c *control) (answers ackWaiter, err error) {
 	n := l.n
 	n.mu.Lock()
 	n.realms[spec.URI(l.name)] = l
@@ -99,7 +100,7 @@ func (l *link) acknowledged(c *control) (refused bool, err error) {
 		n.mu.Unlock()
 	}()
 	if err != nil {
-		return false, fmt.Errorf("cluster: registration change not sent: %w", err)
+		return ackWaiter{}, fmt.Errorf("cluster: registration change not sent: %w", err)
 	}
 	bound := max(n.opts.AckTimeout, n.opts.FailAfter+n.opts.HeartbeatInterval)
 	t := time.NewTimer(bound)
@@ -107,11 +108,11 @@ func (l *link) acknowledged(c *control) (refused bool, err error) {
 	select {
 	case <-w.done:
 	case <-t.C:
-		return false, fmt.Errorf("cluster: some nodes did not answer a registration change within %s", bound)
+		return ackWaiter{}, fmt.Errorf("cluster: some nodes did not answer a registration change within %s", bound)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return w.refused, nil
+	return ackWaiter{refused: w.refused, held: w.held}, nil
 }
 
 // RegistrationID implements router.ClusterRPC (submeta.go has why).
@@ -148,9 +149,12 @@ func (n *Node) registrationChange(c *control, reply string) {
 		}
 		return
 	}
-	ok := l == nil || l.realm.CheckRegistration(n.token, c.Token, c.Match, spec.URI(c.Topic), c.Invoke)
+	ok, held := true, false
+	if l != nil {
+		ok, held = l.realm.CheckRegistration(n.token, c.Token, c.Match, spec.URI(c.Topic), c.Invoke)
+	}
 	if reply != "" {
-		_ = n.nc.Publish(reply, (&control{Kind: kindAck, Name: n.opts.Name, Token: n.token, Seq: c.Seq, Refuse: !ok}).encode())
+		_ = n.nc.Publish(reply, (&control{Kind: kindAck, Name: n.opts.Name, Token: n.token, Seq: c.Seq, Refuse: !ok, Held: held}).encode())
 	}
 }
 

@@ -57,6 +57,9 @@ type control struct {
 	Invoke  string `json:"iv,omitempty"`
 	Callees int    `json:"c,omitempty"`
 	Refuse  bool   `json:"no,omitempty"`
+	// Held, on a proposal's acknowledgement: the node has callees of the
+	// registration already (router/cluster_regmeta.go, on_create).
+	Held bool `json:"h,omitempty"`
 	// First and Last: when the node's first and last callee registered.
 	First int64 `json:"f,omitempty"`
 	Last  int64 `json:"l,omitempty"`

@@ -17,16 +17,19 @@ import (
 // made again gets the same ID back.
 //
 // on_create and on_delete. A node says on_create for its new registration
-// only if no other node has announced callees of it (the claims table says
-// so; a claim that is only an accepted proposal does not count), and
+// only if no node that accepted its proposal had callees of it then (the
+// acknowledgement says so) and no other node has announced callees of it
+// since (the claims table; a claim that is only an accepted proposal does
+// not count, so two nodes registering together never both stay silent), and
 // on_delete for its last callee's leaving only if no other node has callees
-// left. Otherwise it keeps the on_delete pending and says so in its
+// left or an accepted proposal (its callee is about to register). Otherwise it keeps the on_delete pending and says so in its
 // withdrawal (RemoteRegistration.Said/At): the node whose last callee
 // leaves later sees the withdrawal and says the event; when both left
 // before hearing of each other, the one whose callee left last (by its
 // clock) says it once every withdrawal is known. Residual races, as for
 // subscriptions (docs/CLUSTER.md): first callees on two nodes within one
-// control round trip both say on_create; last callees on two nodes leaving
+// control round trip both say on_create (and a registration made while the
+// only other node's callees leave says none); last callees on two nodes leaving
 // in the same nanosecond, or on three or more nodes within one round trip,
 // can say on_delete more than once (never not at all).
 
@@ -67,20 +70,30 @@ func (cs *clusterState) registeredElsewhereLocked(match string, procedure spec.U
 	return false
 }
 
+// claimedElsewhereLocked reports whether another node has callees of
+// (match, procedure) or an accepted proposal of it, whose callee is about
+// to register: on_delete is then the last one's to say. Called with d.mu
+// held.
+func (cs *clusterState) claimedElsewhereLocked(match string, procedure spec.URI) bool {
+	rr, ok := cs.claims.get(match, procedure)
+	return ok && len(rr.nodes) > 0
+}
+
 // announced reports whether the node has said it has callees (an accepted
 // proposal alone has no registration times yet).
 func (x remoteNode) announced() bool { return x.callees > 0 && x.first != 0 }
 
 // saysRegCreated reports whether this node says on_create for its new
 // registration: always on a single node, only if no other node has callees
-// of it in a cluster. Called with d.mu held.
-func (d *dealer) saysRegCreated(match string, procedure spec.URI) bool {
+// of it in a cluster — none said so when accepting the proposal
+// (heldElsewhere) and none announced any. Called with d.mu held.
+func (d *dealer) saysRegCreated(match string, procedure spec.URI, heldElsewhere bool) bool {
 	cs := d.cluster
 	if cs == nil {
 		return true
 	}
 	delete(cs.pending, regKey{match, procedure}) // registered again here
-	return !cs.registeredElsewhereLocked(match, procedure)
+	return !heldElsewhere && !cs.registeredElsewhereLocked(match, procedure)
 }
 
 // removed is called when reg's last callee on this node (s) left: it
@@ -94,7 +107,7 @@ func (d *dealer) removed(s *session, reg *registration) bool {
 	}
 	r := reg.remote()
 	k := regKey{reg.match, reg.procedure}
-	if cs.registeredElsewhereLocked(reg.match, reg.procedure) {
+	if cs.claimedElsewhereLocked(reg.match, reg.procedure) {
 		p := &pendingRegDelete{session: s.id, id: reg.id, at: time.Now().UnixNano(), others: map[string]int64{}}
 		cs.pending[k] = p
 		r.At = p.at
@@ -123,7 +136,7 @@ func (d *dealer) settleLocked(node string, r RemoteRegistration) *pendingRegDele
 	if r.At != 0 {
 		p.others[node] = r.At
 	}
-	if _, held := d.index.get(r.Match, r.Procedure); held || cs.registeredElsewhereLocked(r.Match, r.Procedure) {
+	if _, held := d.index.get(r.Match, r.Procedure); held || cs.claimedElsewhereLocked(r.Match, r.Procedure) {
 		return nil
 	}
 	delete(cs.pending, k)
@@ -140,7 +153,7 @@ func (d *dealer) settleLocked(node string, r RemoteRegistration) *pendingRegDele
 func (d *dealer) forgetPendingLocked() {
 	cs := d.cluster
 	for k := range cs.pending {
-		if !cs.registeredElsewhereLocked(k.match, k.procedure) {
+		if !cs.claimedElsewhereLocked(k.match, k.procedure) {
 			delete(cs.pending, k)
 		}
 	}
@@ -214,4 +227,17 @@ func mergeBestRegistration(all []spec.List) spec.List {
 		return spec.List{nil}
 	}
 	return spec.List{int64(best)}
+}
+
+// withdrawUnused withdraws the claim the other nodes accepted for a
+// registration this node then refused by its own rules (a session's
+// limit), so that they neither route calls to it nor keep an on_delete
+// for it. Called with d.mu held.
+func (d *dealer) withdrawUnused(match string, procedure spec.URI, invoke string) {
+	if d.cluster == nil {
+		return
+	}
+	if _, held := d.index.get(match, procedure); !held {
+		d.cluster.rpc.AnnounceRegistration(RemoteRegistration{Match: match, Procedure: procedure, Invoke: invoke})
+	}
 }

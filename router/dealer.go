@@ -118,8 +118,13 @@ func (d *dealer) register(s *session, m *spec.Register) {
 		s.sendError(spec.TypeRegister, m.Request, spec.ErrNotAuthorized, "procedures under wamp. are reserved for the router")
 		return
 	}
-	if d.cluster != nil && !d.claimCluster(s, m, match, invoke) {
-		return
+	heldElsewhere := false
+	if d.cluster != nil {
+		ok, held := d.claimCluster(s, m, match, invoke)
+		if !ok {
+			return
+		}
+		heldElsewhere = held
 	}
 	var meta []metaEvent
 	d.mu.Lock()
@@ -128,6 +133,7 @@ func (d *dealer) register(s *session, m *spec.Register) {
 		d.realm.emit(meta)
 	}()
 	if len(s.registrations) >= d.realm.router.opts.MaxRegistrationsPerSession {
+		d.withdrawUnused(match, m.Procedure, invoke)
 		s.sendError(spec.TypeRegister, m.Request, ErrLimitExceeded, "at most "+itoa(d.realm.router.opts.MaxRegistrationsPerSession)+" registrations per session")
 		return
 	}
@@ -139,7 +145,7 @@ func (d *dealer) register(s *session, m *spec.Register) {
 			discloseCaller: optBool(m.Options, "disclose_caller", false)}
 		d.index.put(match, m.Procedure, reg)
 		d.byID[reg.id] = reg
-		if d.saysRegCreated(match, m.Procedure) {
+		if d.saysRegCreated(match, m.Procedure, heldElsewhere) {
 			meta = append(meta, metaEvent{"wamp.registration.on_create", spec.List{int64(s.id), regDetails(reg)}})
 		}
 	case invoke == invokeSingle || reg.invoke != invoke:
