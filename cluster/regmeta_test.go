@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/client"
+	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 )
@@ -248,5 +249,41 @@ func TestRegistrationOnDeleteOnceWhenLastCalleesLeaveTogether(t *testing.T) {
 		if fmt.Sprint(got) != want {
 			t.Fatalf("round %d: meta events %v, want %s", round, got, want)
 		}
+	}
+}
+
+// A registration the cluster accepted but the proposer's node then refused
+// (the session's registration limit) is withdrawn: calls on another node
+// do not go to it, and on_delete is said when the real callee leaves.
+func TestRegistrationRefusedAfterProposalIsWithdrawn(t *testing.T) {
+	a := startNode(t, fastOptions("node1"))
+	bopts := fastOptions("node2")
+	bopts.Routes = []string{a.node.ClusterAddr()}
+	b := startNode(t, bopts, func(o *router.Options) { o.MaxRegistrationsPerSession = 1 })
+	waitMesh(t, []*testNode{a, b})
+
+	watcher := a.join(serializer.JSON)
+	w := watchRegistrationMeta(t, watcher, "lim.two")
+	callee, caller := a.join(serializer.JSON), a.join(serializer.MessagePack)
+	id := registerID(t, callee, "lim.two", spec.Dict{"invoke": "roundrobin"})
+	limited := b.join(serializer.CBOR)
+	registerID(t, limited, "lim.one", nil)
+	err := register(t, limited, "lim.two", echo, spec.Dict{"invoke": "roundrobin"})
+	if wampErr(err) != router.ErrLimitExceeded {
+		t.Fatalf("second registration of a session limited to one: %v, want %s", err, router.ErrLimitExceeded)
+	}
+	time.Sleep(100 * time.Millisecond) // the withdrawal arrives
+	for i := 0; i < 4; i++ {
+		res, err := caller.Call(ctxT(t), "lim.two", nil, nil, nil)
+		if err != nil || len(res.Arguments) == 0 || res.Arguments[0] != "lim.two" {
+			t.Fatalf("call %d: %v, %v; want the callee on node 1 every time", i, res, err)
+		}
+	}
+	if err := callee.Unregister(ctxT(t), id); err != nil {
+		t.Fatal(err)
+	}
+	want := "[on_create lim.two exact roundrobin on_delete on_register on_unregister]"
+	if got := w.events(4, 300*time.Millisecond); fmt.Sprint(got) != want {
+		t.Fatalf("meta events %v, want %s", got, want)
 	}
 }
