@@ -9,10 +9,10 @@ import (
 
 // The meta procedures across a cluster. On a clustered realm, the session
 // kill procedures and the subscription and registration meta procedures
-// answer for every node: the caller's node runs the procedure on its own sessions and
-// subscriptions, asks the other nodes to run the same procedure on theirs
-// (ClusterMeta.RemoteMeta), and merges the answers as one node holding
-// everything would have given them. Authorization is the caller's node's:
+// answer for every node: the caller's node runs the procedure on its own
+// sessions, subscriptions or registrations, asks the other nodes to run
+// the same procedure on theirs (ClusterMeta.RemoteMeta), and merges the
+// answers as one node holding everything would have given them. Authorization is the caller's node's:
 // the other nodes run only what it already allowed.
 //
 // A subscription has one ID cluster-wide: every node derives it from the

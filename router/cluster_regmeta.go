@@ -20,18 +20,19 @@ import (
 // only if no node that accepted its proposal had callees of it then (the
 // acknowledgement says so) and no other node has announced callees of it
 // since (the claims table; a claim that is only an accepted proposal does
-// not count, so two nodes registering together never both stay silent), and
-// on_delete for its last callee's leaving only if no other node has callees
-// left or an accepted proposal (its callee is about to register). Otherwise it keeps the on_delete pending and says so in its
-// withdrawal (RemoteRegistration.Said/At): the node whose last callee
-// leaves later sees the withdrawal and says the event; when both left
-// before hearing of each other, the one whose callee left last (by its
-// clock) says it once every withdrawal is known. Residual races, as for
-// subscriptions (docs/CLUSTER.md): first callees on two nodes within one
-// control round trip both say on_create (and a registration made while the
-// only other node's callees leave says none); last callees on two nodes leaving
-// in the same nanosecond, or on three or more nodes within one round trip,
-// can say on_delete more than once (never not at all).
+// not count, so two nodes registering together never both stay silent),
+// and on_delete for its last callee's leaving only if no other node has
+// callees left or an accepted proposal (its callee is about to register).
+// Otherwise it keeps the on_delete pending and says so in its withdrawal
+// (RemoteRegistration.Said/At): the node whose last callee leaves later
+// sees the withdrawal and says the event; when both left before hearing of
+// each other, the one whose callee left last (by its clock) says it once
+// every withdrawal is known. Residual races, as for subscriptions
+// (docs/CLUSTER.md): first callees on two nodes within one control round
+// trip both say on_create (and a registration made while the only other
+// node's callees leave says none); last callees on two nodes leaving in the
+// same nanosecond, or on three or more nodes within one round trip, can say
+// on_delete more than once (never not at all).
 
 // pendingRegDelete is an on_delete this node keeps while other nodes still
 // have callees of the registration.

@@ -202,7 +202,7 @@ func (d *dealer) claimCluster(s *session, m *spec.Register, match, invoke string
 	cs := d.cluster
 	k := regKey{match, m.Procedure}
 	d.mu.Lock()
-	if _, held := d.index.get(match, m.Procedure); held {
+	if _, here := d.index.get(match, m.Procedure); here {
 		d.mu.Unlock()
 		return true, false // the local rules decide
 	}
@@ -223,9 +223,9 @@ func (d *dealer) claimCluster(s *session, m *spec.Register, match, invoke string
 
 	if err != nil {
 		d.mu.RLock()
-		_, held := d.index.get(match, m.Procedure)
+		_, here := d.index.get(match, m.Procedure)
 		d.mu.RUnlock()
-		if !held {
+		if !here {
 			cs.rpc.WithdrawRegistration(match, m.Procedure, invoke)
 		}
 	}
