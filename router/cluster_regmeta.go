@@ -176,11 +176,16 @@ func precedes(matchA string, a spec.URI, matchB string, b spec.URI) bool {
 	if ra != rb || matchA != spec.MatchWildcard || matchB != spec.MatchWildcard {
 		return ra > rb
 	}
-	pa, pb := strings.Split(string(a), "."), strings.Split(string(b), ".")
-	for i := 0; i < len(pa) && i < len(pb); i++ {
-		if pa[i] != pb[i] {
-			return pa[i] != ""
+	// Component by component, without allocating: this runs when a call
+	// has a wildcard registration here and another on a node.
+	restA, restB := string(a), string(b)
+	for restA != "" || restB != "" {
+		ca, ta, _ := strings.Cut(restA, ".")
+		cb, tb, _ := strings.Cut(restB, ".")
+		if ca != cb {
+			return ca != ""
 		}
+		restA, restB = ta, tb
 	}
 	return false
 }
