@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"sort"
@@ -83,8 +84,8 @@ func (n *names) render(v any) string {
 	return fmt.Sprint(v)
 }
 
-// metaScenario runs the session-kill and subscription meta procedures and
-// events over sessions spread as in pubsubScenario, and returns a
+// metaScenario runs the session-kill, subscription and registration meta
+// procedures and events over sessions spread as in pubsubScenario, and returns a
 // transcript without run-specific IDs.
 func metaScenario(t *testing.T, join joinFunc) []string {
 	nm := &names{ids: map[spec.ID]string{}, strs: map[string]string{}}
@@ -124,6 +125,26 @@ func metaScenario(t *testing.T, join joinFunc) []string {
 			t.Fatal(err)
 		}
 	}
+	for _, ev := range []string{"on_create", "on_register", "on_unregister", "on_delete"} {
+		ev := ev
+		if _, err := sess["watcher"].Subscribe(ctxT(t), "wamp.registration."+ev, func(e *client.Event) {
+			evMu.Lock()
+			raw = append(raw, rawEvent{"reg." + ev, e.Arguments})
+			evMu.Unlock()
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	register := func(who, procedure, match, invoke string) spec.ID {
+		id, err := sess[who].Register(ctxT(t), procedure, func(context.Context, *client.Invocation) (*client.Result, error) {
+			return &client.Result{}, nil
+		}, spec.Dict{"match": match, "invoke": invoke})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nm.set(id, "reg("+procedure+","+match+")")
+		return id
+	}
 	subscribe := func(who, topic, match string) spec.ID {
 		id, err := sess[who].Subscribe(ctxT(t), topic, func(*client.Event) {}, spec.Dict{"match": match})
 		if err != nil {
@@ -147,6 +168,16 @@ func metaScenario(t *testing.T, join joinFunc) []string {
 	}
 	mp := subscribe("s3", "m", "prefix")
 	mw := subscribe("s2", "m..z", "wildcard")
+	// Registrations: one shared by callees on two nodes, the others on
+	// one node each; two wildcards on different nodes both match m.w.x.
+	rs := register("s1", "m.shared", "exact", "roundrobin")
+	if id := register("s3", "m.shared", "exact", "roundrobin"); id != rs {
+		say("s3 holds another registration of m.shared than s1")
+	}
+	rsingle := register("s2", "m.single", "exact", "single")
+	rp := register("s3", "m.p", "prefix", "single")
+	rx := register("s1", "m..x", "wildcard", "single")
+	rw := register("s2", "m.w.", "wildcard", "single")
 	time.Sleep(100 * time.Millisecond)
 
 	for _, who := range []string{"admin", "s3"} {
@@ -163,12 +194,32 @@ func metaScenario(t *testing.T, join joinFunc) []string {
 			meta(who, "wamp.subscription.list_subscribers", spec.List{int64(id)}, nil)
 			meta(who, "wamp.subscription.count_subscribers", spec.List{int64(id)}, nil)
 		}
+		meta(who, "wamp.registration.lookup", spec.List{"m.shared"}, nil)
+		meta(who, "wamp.registration.lookup", spec.List{"m.p", spec.Dict{"match": "prefix"}}, nil)
+		meta(who, "wamp.registration.lookup", spec.List{"m..x", spec.Dict{"match": "wildcard"}}, nil)
+		meta(who, "wamp.registration.lookup", spec.List{"m.none"}, nil)
+		meta(who, "wamp.registration.lookup", spec.List{"m.p"}, nil)
+		for _, uri := range []string{"m.shared", "m.p.x", "m.w.x", "m.z.x", "n"} {
+			meta(who, "wamp.registration.match", spec.List{uri}, nil)
+		}
+		meta(who, "wamp.registration.list", nil, nil)
+		for _, id := range []spec.ID{rs, rsingle, rp, rx, rw, 4242} {
+			meta(who, "wamp.registration.get", spec.List{int64(id)}, nil)
+			meta(who, "wamp.registration.list_callees", spec.List{int64(id)}, nil)
+			meta(who, "wamp.registration.count_callees", spec.List{int64(id)}, nil)
+		}
+		meta(who, "wamp.registration.count_callees", spec.List{"x"}, nil)
 	}
 	if err := sess["s1"].Unsubscribe(ctxT(t), ma); err != nil {
 		t.Fatal(err)
 	}
 	meta("admin", "wamp.subscription.count_subscribers", spec.List{int64(ma)}, nil)
 	meta("admin", "wamp.subscription.list_subscribers", spec.List{int64(ma)}, nil)
+	if err := sess["s1"].Unregister(ctxT(t), rs); err != nil {
+		t.Fatal(err)
+	}
+	meta("admin", "wamp.registration.count_callees", spec.List{int64(rs)}, nil)
+	meta("admin", "wamp.registration.list_callees", spec.List{int64(rs)}, nil)
 
 	// Kills: by ID on another node (reason and message), of itself, of
 	// nobody; by authid; then s2 (holding m.a and m..z) by authrole-free
@@ -187,6 +238,9 @@ func metaScenario(t *testing.T, join joinFunc) []string {
 	time.Sleep(200 * time.Millisecond)
 	meta("admin", "wamp.subscription.lookup", spec.List{"m.a"}, nil)
 	meta("admin", "wamp.subscription.match", spec.List{"m.a.z"}, nil)
+	meta("admin", "wamp.registration.lookup", spec.List{"m.single"}, nil)
+	meta("admin", "wamp.registration.match", spec.List{"m.w.x"}, nil)
+	meta("admin", "wamp.registration.get", spec.List{int64(rw)}, nil)
 	meta("admin", "wamp.session.count", nil, nil)
 	meta("admin", "wamp.session.kill_by_authrole", spec.List{"nobody"}, nil)
 
@@ -195,7 +249,7 @@ func metaScenario(t *testing.T, join joinFunc) []string {
 	var events []string
 	for _, e := range raw {
 		line := e.kind + " " + nm.of(e.args[0]) + " "
-		if e.kind == "on_create" {
+		if e.kind == "on_create" || e.kind == "reg.on_create" {
 			d, _ := e.args[1].(map[string]any)
 			if !strings.HasPrefix(fmt.Sprint(d["uri"]), "m") {
 				continue

@@ -73,18 +73,23 @@ func startCluster(t *testing.T, n int) []*testNode {
 	return nodes
 }
 
-func startNode(t *testing.T, opts Options) *testNode {
+// startNode starts one node; tweaks change its router's options.
+func startNode(t *testing.T, opts Options, tweaks ...func(*router.Options)) *testNode {
 	t.Helper()
 	node, err := Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := router.New(router.Options{
+	ropts := router.Options{
 		Realms:         []router.RealmConfig{{Name: "realm1"}},
 		Logger:         testLogger(),
 		GoodbyeTimeout: 500 * time.Millisecond,
 		Cluster:        node,
-	})
+	}
+	for _, tweak := range tweaks {
+		tweak(&ropts)
+	}
+	r, err := router.New(ropts)
 	if err != nil {
 		node.Close()
 		t.Fatal(err)

@@ -30,6 +30,7 @@ type ackWaiter struct {
 	expect  map[string]bool
 	done    chan struct{}
 	refused bool // a node refused a registration proposal (rpc.go)
+	held    bool // a node that acknowledged a proposal has callees of it
 }
 
 // refuseLocked marks the proposal refused and ends the wait.

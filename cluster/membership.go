@@ -331,6 +331,7 @@ func (n *Node) onAck(m *nats.Msg) {
 		if c.Refuse {
 			w.refuseLocked()
 		}
+		w.held = w.held || c.Held
 		w.ackLocked(c.Token)
 	}
 	n.mu.Unlock()

@@ -13,13 +13,14 @@ import (
 )
 
 // Meta procedures across nodes: the session kill procedures and the
-// subscription meta procedures. The caller's node authorizes the call, runs
-// it on its own part of the realm and sends the same CALL, in MessagePack
-// with the realm under x_sy_realm, to every live node's meta-call subject;
-// each node runs it on its own sessions or subscriptions and answers with a
-// RESULT or an ERROR. The asking node waits at most AckTimeout/2 for all of
-// them at once and leaves out a node that does not answer (router/
-// cluster_meta.go merges the answers).
+// subscription and registration meta procedures. The caller's node
+// authorizes the call, runs it on its own part of the realm and sends the
+// same CALL, in MessagePack with the realm under x_sy_realm, to every live
+// node's meta-call subject; each node runs it on its own sessions,
+// subscriptions or registrations and answers with a RESULT or an ERROR.
+// The asking node waits at most AckTimeout/2 for all of them at once and
+// leaves out a node that does not answer (router/cluster_meta.go merges
+// the answers).
 
 func (s subjects) metaCallOf(token string) string { return s.prefix + ".mcall." + token }
 

@@ -56,15 +56,15 @@ var _ router.ClusterRPC = (*link)(nil)
 // alive at the proposal; a node that dies meanwhile is dropped by the
 // failure detector, which releases the wait, so the bound is FailAfter
 // plus a heartbeat interval (or AckTimeout, if longer).
-func (l *link) ProposeRegistration(match string, procedure spec.URI, invoke string) error {
-	refused, err := l.acknowledged(&control{Kind: kindPropose, Match: match, Topic: string(procedure), Invoke: invoke})
+func (l *link) ProposeRegistration(match string, procedure spec.URI, invoke string) (held bool, err error) {
+	w, err := l.acknowledged(&control{Kind: kindPropose, Match: match, Topic: string(procedure), Invoke: invoke})
 	if err != nil {
-		return err
+		return false, err
 	}
-	if refused {
-		return router.ErrRegistrationConflict
+	if w.refused {
+		return w.held, router.ErrRegistrationConflict
 	}
-	return nil
+	return w.held, nil
 }
 
 // WithdrawRegistration implements router.ClusterRPC.
@@ -75,8 +75,9 @@ func (l *link) WithdrawRegistration(match string, procedure spec.URI, invoke str
 }
 
 // acknowledged sends a sequenced registration change and waits until every
-// node alive at the time applied it, reporting whether one refused it.
-func (l *link) acknowledged(c *control) (refused bool, err error) {
+// node alive at the time applied it; the answers (whether one refused it,
+// whether one has callees of it) are in the returned waiter's fields.
+func (l *link) acknowledged(c *control) (answers ackWaiter, err error) {
 	n := l.n
 	n.mu.Lock()
 	n.realms[spec.URI(l.name)] = l
@@ -100,7 +101,7 @@ func (l *link) acknowledged(c *control) (refused bool, err error) {
 		n.mu.Unlock()
 	}()
 	if err != nil {
-		return false, fmt.Errorf("cluster: registration change not sent: %w", err)
+		return ackWaiter{}, fmt.Errorf("cluster: registration change not sent: %w", err)
 	}
 	bound := max(n.opts.AckTimeout, n.opts.FailAfter+n.opts.HeartbeatInterval)
 	t := time.NewTimer(bound)
@@ -108,11 +109,16 @@ func (l *link) acknowledged(c *control) (refused bool, err error) {
 	select {
 	case <-w.done:
 	case <-t.C:
-		return false, fmt.Errorf("cluster: some nodes did not answer a registration change within %s", bound)
+		return ackWaiter{}, fmt.Errorf("cluster: some nodes did not answer a registration change within %s", bound)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return w.refused, nil
+	return ackWaiter{refused: w.refused, held: w.held}, nil
+}
+
+// RegistrationID implements router.ClusterRPC (submeta.go has why).
+func (l *link) RegistrationID(match string, procedure spec.URI) spec.ID {
+	return registrationID(l.name, match, string(procedure))
 }
 
 // AnnounceRegistration implements router.ClusterRPC.
@@ -122,7 +128,7 @@ func (l *link) AnnounceRegistration(r router.RemoteRegistration) {
 	defer n.mu.Unlock()
 	n.seq++
 	c := &control{Kind: kindReg, Name: n.opts.Name, Token: n.token, Seq: n.seq, Realm: l.name, Match: r.Match, Topic: string(r.Procedure), Invoke: r.Invoke,
-		Callees: r.Callees, First: r.First, Last: r.Last}
+		Callees: r.Callees, First: r.First, Last: r.Last, Said: r.Said, At: r.At}
 	if err := n.nc.Publish(n.subj.control, c.encode()); err != nil {
 		n.log.Warn("cluster: registration change not announced", "procedure", r.Procedure, "error", err)
 	}
@@ -137,16 +143,19 @@ func (n *Node) registrationChange(c *control, reply string) {
 	n.mu.RUnlock()
 	if c.Kind == kindReg {
 		if l != nil {
-			l.realm.RemoteRegistrationChanged(c.Token, router.RemoteRegistration{Match: c.Match, Procedure: spec.URI(c.Topic), Invoke: c.Invoke, Callees: c.Callees, First: c.First, Last: c.Last})
+			l.realm.RemoteRegistrationChanged(c.Token, router.RemoteRegistration{Match: c.Match, Procedure: spec.URI(c.Topic), Invoke: c.Invoke, Callees: c.Callees, First: c.First, Last: c.Last, Said: c.Said, At: c.At})
 		}
 		if reply != "" {
 			_ = n.nc.Publish(reply, (&control{Kind: kindAck, Name: n.opts.Name, Token: n.token, Seq: c.Seq}).encode())
 		}
 		return
 	}
-	ok := l == nil || l.realm.CheckRegistration(n.token, c.Token, c.Match, spec.URI(c.Topic), c.Invoke)
+	ok, held := true, false
+	if l != nil {
+		ok, held = l.realm.CheckRegistration(n.token, c.Token, c.Match, spec.URI(c.Topic), c.Invoke)
+	}
 	if reply != "" {
-		_ = n.nc.Publish(reply, (&control{Kind: kindAck, Name: n.opts.Name, Token: n.token, Seq: c.Seq, Refuse: !ok}).encode())
+		_ = n.nc.Publish(reply, (&control{Kind: kindAck, Name: n.opts.Name, Token: n.token, Seq: c.Seq, Refuse: !ok, Held: held}).encode())
 	}
 }
 

@@ -55,6 +55,10 @@ func rpcScenario(t *testing.T, join joinFunc) []string {
 		{"dup", "r.a.b", spec.Dict{}},                                     // single taken
 		{"otherpolicy", "r.shared", spec.Dict{"invoke": "random"}},        // policy differs
 		{"dupprefix", "r.a", spec.Dict{"match": "prefix", "invoke": "x"}}, // taken
+		{"dupwild", "r..b", spec.Dict{"match": "wildcard"}},               // taken
+		// On node 1, while r..b is on the caller's node 0: r.x.b goes to
+		// r.x. (the literal component first) as on one node.
+		{"wild2", "r.x.", spec.Dict{"match": "wildcard"}},
 	}
 	for i, r := range regs {
 		c := join(t, i+1, []serializer.Serializer{serializer.JSON, serializer.MessagePack, serializer.CBOR}[i%3])

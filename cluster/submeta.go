@@ -32,12 +32,26 @@ import (
 // subscriptionID is the cluster-wide ID of a subscription: 53 bits of a
 // SHA-256 of the realm, the match policy and the topic.
 func subscriptionID(realm, match, topic string) spec.ID {
+	return derivedID(realm, match, topic)
+}
+
+// registrationID is the cluster-wide ID of a registration: as a
+// subscription's, with a prefix so that a procedure and a topic of the
+// same URI do not share an ID (harmless, but confusing in the meta API).
+func registrationID(realm, match, procedure string) spec.ID {
+	return derivedID("registration", realm, match, procedure)
+}
+
+// derivedID is 53 bits of a SHA-256 of parts, each followed by a zero
+// byte but the last (URIs hold no zero bytes), never 0.
+func derivedID(parts ...string) spec.ID {
 	h := sha256.New()
-	h.Write([]byte(realm))
-	h.Write([]byte{0})
-	h.Write([]byte(match))
-	h.Write([]byte{0})
-	h.Write([]byte(topic))
+	for i, p := range parts {
+		if i > 0 {
+			h.Write([]byte{0})
+		}
+		h.Write([]byte(p))
+	}
 	var sum [sha256.Size]byte
 	id := spec.ID(binary.BigEndian.Uint64(h.Sum(sum[:0])) & uint64(spec.MaxID-1))
 	if id == 0 {

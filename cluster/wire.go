@@ -44,8 +44,10 @@ type control struct {
 	Match string `json:"m,omitempty"`
 	Topic string `json:"u,omitempty"`
 	Add   bool   `json:"a,omitempty"`
-	// Said, on a removal, says the sender said wamp.subscription.on_delete;
-	// if not, At is when its last subscriber left (submeta.go).
+	// Said, on a removal, says the sender said wamp.subscription.on_delete
+	// (wamp.registration.on_delete on a registration's withdrawal); if
+	// not, At is when its last subscriber (callee) left (submeta.go,
+	// router/cluster_regmeta.go).
 	Said bool  `json:"d,omitempty"`
 	At   int64 `json:"at,omitempty"`
 	// Session, AuthID and AuthRole identify a session that joined or left.
@@ -57,6 +59,9 @@ type control struct {
 	Invoke  string `json:"iv,omitempty"`
 	Callees int    `json:"c,omitempty"`
 	Refuse  bool   `json:"no,omitempty"`
+	// Held, on a proposal's acknowledgement: the node has callees of the
+	// registration already (router/cluster_regmeta.go, on_create).
+	Held bool `json:"h,omitempty"`
 	// First and Last: when the node's first and last callee registered.
 	First int64 `json:"f,omitempty"`
 	Last  int64 `json:"l,omitempty"`

@@ -8,16 +8,17 @@ import (
 )
 
 // The meta procedures across a cluster. On a clustered realm, the session
-// kill procedures and the subscription meta procedures answer for every
-// node: the caller's node runs the procedure on its own sessions and
-// subscriptions, asks the other nodes to run the same procedure on theirs
-// (ClusterMeta.RemoteMeta), and merges the answers as one node holding
-// everything would have given them. Authorization is the caller's node's:
+// kill procedures and the subscription and registration meta procedures
+// answer for every node: the caller's node runs the procedure on its own
+// sessions, subscriptions or registrations, asks the other nodes to run
+// the same procedure on theirs (ClusterMeta.RemoteMeta), and merges the
+// answers as one node holding everything would have given them. Authorization is the caller's node's:
 // the other nodes run only what it already allowed.
 //
 // A subscription has one ID cluster-wide: every node derives it from the
 // realm, match policy and topic (ClusterMeta.SubscriptionID), so
-// subscribers on different nodes hold the same ID, as on one node.
+// subscribers on different nodes hold the same ID, as on one node; so has
+// a registration (cluster_regmeta.go).
 
 // ClusterMeta is the part of a ClusterLink the meta API uses.
 type ClusterMeta interface {
@@ -63,9 +64,22 @@ var clusterMetaProcedures = map[spec.URI]metaProcedure{
 	"wamp.subscription.list":              mergeAll(metaSubscriptionList, mergePatternLists),
 	"wamp.subscription.lookup":            mergeAll(metaSubscriptionLookup, mergeFirstID),
 	"wamp.subscription.match":             mergeAll(metaSubscriptionMatch, mergeMatch),
-	"wamp.subscription.get":               mergeFound(metaSubscriptionGet, mergeEarliest),
-	"wamp.subscription.list_subscribers":  mergeFound(metaSubscriptionListSubscribers, mergeIDLists),
-	"wamp.subscription.count_subscribers": mergeFound(metaSubscriptionCountSubscribers, mergeCounts),
+	"wamp.subscription.get":               mergeFound(metaSubscriptionGet, spec.ErrNoSuchSubscription, mergeEarliest),
+	"wamp.subscription.list_subscribers":  mergeFound(metaSubscriptionListSubscribers, spec.ErrNoSuchSubscription, mergeIDLists),
+	"wamp.subscription.count_subscribers": mergeFound(metaSubscriptionCountSubscribers, spec.ErrNoSuchSubscription, mergeCounts),
+	"wamp.registration.list":              mergeAll(metaRegistrationList, mergePatternLists),
+	"wamp.registration.lookup":            mergeAll(metaRegistrationLookup, mergeFirstID),
+	"wamp.registration.match":             mergeAll(registrationMatchPart, mergeBestRegistration),
+	"wamp.registration.get":               mergeFound(metaRegistrationGet, spec.ErrNoSuchRegistration, mergeEarliest),
+	"wamp.registration.list_callees":      mergeFound(metaRegistrationListCallees, spec.ErrNoSuchRegistration, mergeIDLists),
+	"wamp.registration.count_callees":     mergeFound(metaRegistrationCountCallees, spec.ErrNoSuchRegistration, mergeCounts),
+}
+
+// clusterMetaParts are the procedures whose part on each node answers more
+// than the single-node procedure does, for the merge to use (match: which
+// pattern each node's best registration has, to rank them).
+var clusterMetaParts = map[spec.URI]metaProcedure{
+	"wamp.registration.match": registrationMatchPart,
 }
 
 // clusterMeta returns the realm's meta link, or nil on a single node.
@@ -83,9 +97,13 @@ func (realm *Realm) RemoteMeta(call *spec.Call) MetaAnswer {
 	if clusterMetaProcedures[call.Procedure] == nil {
 		return MetaAnswer{Error: spec.ErrNoSuchProcedure}
 	}
+	proc := metaProcedures[call.Procedure]
+	if part := clusterMetaParts[call.Procedure]; part != nil {
+		proc = part
+	}
 	realm.routeMu.RLock()
 	defer realm.routeMu.RUnlock()
-	args, _, err := metaProcedures[call.Procedure](realm, nil, call)
+	args, _, err := proc(realm, nil, call)
 	if err != nil {
 		return MetaAnswer{Error: err.uri}
 	}
@@ -138,13 +156,13 @@ func mergeAll(proc metaProcedure, merge func([]spec.List) spec.List) metaProcedu
 	}
 }
 
-// mergeFound is mergeAll for the procedures about one subscription: the
-// subscription may exist on other nodes only, so a no_such_subscription
-// here is the answer only if no node has it.
-func mergeFound(proc metaProcedure, merge func([]spec.List) spec.List) metaProcedure {
+// mergeFound is mergeAll for the procedures about one subscription or
+// registration: it may exist on other nodes only, so noSuch here (no such
+// subscription or registration) is the answer only if no node has it.
+func mergeFound(proc metaProcedure, noSuch spec.URI, merge func([]spec.List) spec.List) metaProcedure {
 	return func(realm *Realm, caller *session, m *spec.Call) (spec.List, spec.Dict, *metaError) {
 		args, _, err := proc(realm, caller, m)
-		if err != nil && err.uri != spec.ErrNoSuchSubscription {
+		if err != nil && err.uri != noSuch {
 			return nil, nil, err
 		}
 		var all []spec.List
@@ -250,7 +268,8 @@ func mergePatternLists(all []spec.List) spec.List {
 }
 
 // mergeEarliest is get's: the details are the same on every node but for
-// when the node created its subscription; the earliest is the cluster's.
+// when the node created its subscription or registration; the earliest is
+// the cluster's.
 func mergeEarliest(all []spec.List) spec.List {
 	var best spec.Dict
 	var bestT time.Time

@@ -34,8 +34,10 @@ type ClusterRPC interface {
 	// ProposeRegistration asks every live node to accept a new
 	// registration of this node. It returns nil once all accepted,
 	// ErrRegistrationConflict when one refused, or another error when the
-	// cluster did not answer in time. Called under no lock.
-	ProposeRegistration(match string, procedure spec.URI, invoke string) error
+	// cluster did not answer in time; held reports that a node that
+	// accepted has callees of it already (so on_create is not this node's
+	// to say). Called under no lock.
+	ProposeRegistration(match string, procedure spec.URI, invoke string) (held bool, err error)
 	// AnnounceRegistration tells the other nodes how many callees this node
 	// has for a registration (0: it has none any more) and when its first
 	// and last callee registered. It must not block: it is called with
@@ -52,6 +54,10 @@ type ClusterRPC interface {
 	SendCall(node string, c *RemoteCall)
 	SendReply(node string, r *RemoteReply)
 	SendCancel(node string, key spec.ID, mode string)
+	// RegistrationID returns the cluster-wide ID of the registration of
+	// procedure under match (0: let the dealer pick one). Called with
+	// dealer.mu held: it must not block.
+	RegistrationID(match string, procedure spec.URI) spec.ID
 }
 
 // ErrRegistrationConflict: another node holds or won the procedure.
@@ -103,6 +109,11 @@ type RemoteRegistration struct {
 	// registered (Unix nanoseconds of the node's clock), for the first and
 	// last invocation policies.
 	First, Last int64
+	// Said and At, on a withdrawal (Callees 0): whether the node said
+	// wamp.registration.on_delete, and if not, when its last callee left
+	// (cluster_regmeta.go).
+	Said bool
+	At   int64
 }
 
 // remoteReg is what the other nodes have under one (match, procedure).
@@ -149,7 +160,8 @@ type clusterState struct {
 
 	// Behind dealer.mu:
 	claims    *uriIndex[*remoteReg]
-	proposing map[regKey]string // this node's own open proposals: invoke policy
+	proposing map[regKey]string            // this node's own open proposals: invoke policy
+	pending   map[regKey]*pendingRegDelete // on_deletes kept for other nodes
 
 	mu       sync.Mutex
 	next     spec.ID
@@ -178,6 +190,7 @@ func newClusterState(rpc ClusterRPC) *clusterState {
 		rpc:       rpc,
 		claims:    newURIIndex[*remoteReg](),
 		proposing: make(map[regKey]string),
+		pending:   make(map[regKey]*pendingRegDelete),
 		outgoing:  make(map[spec.ID]*call),
 		incoming:  make(map[inKey]*call),
 	}
@@ -189,35 +202,36 @@ func compatible(invokeA, invokeB string) bool {
 
 // claimCluster runs before a registration the node does not hold yet: it
 // refuses one another node holds incompatibly, and otherwise proposes it to
-// every node. It reports whether register may go on.
-func (d *dealer) claimCluster(s *session, m *spec.Register, match, invoke string) bool {
+// every node. It reports whether register may go on, and whether another
+// node said it holds the registration already.
+func (d *dealer) claimCluster(s *session, m *spec.Register, match, invoke string) (ok, held bool) {
 	cs := d.cluster
 	k := regKey{match, m.Procedure}
 	d.mu.Lock()
-	if _, held := d.index.get(match, m.Procedure); held {
+	if _, here := d.index.get(match, m.Procedure); here {
 		d.mu.Unlock()
-		return true // the local rules decide
+		return true, false // the local rules decide
 	}
 	if rr, ok := cs.claims.get(match, m.Procedure); ok && !compatible(rr.invoke, invoke) {
 		d.mu.Unlock()
 		s.sendError(spec.TypeRegister, m.Request, spec.ErrProcedureAlreadyExists, "procedure "+string(m.Procedure)+" is already registered on another node")
-		return false
+		return false, false
 	}
 	if other, ok := cs.proposing[k]; ok && !compatible(other, invoke) {
 		d.mu.Unlock()
 		s.sendError(spec.TypeRegister, m.Request, spec.ErrProcedureAlreadyExists, "procedure "+string(m.Procedure)+" is being registered")
-		return false
+		return false, false
 	}
 	cs.proposing[k] = invoke
 	d.mu.Unlock()
 
-	err := cs.rpc.ProposeRegistration(match, m.Procedure, invoke)
+	held, err := cs.rpc.ProposeRegistration(match, m.Procedure, invoke)
 
 	if err != nil {
 		d.mu.RLock()
-		_, held := d.index.get(match, m.Procedure)
+		_, here := d.index.get(match, m.Procedure)
 		d.mu.RUnlock()
-		if !held {
+		if !here {
 			cs.rpc.WithdrawRegistration(match, m.Procedure, invoke)
 		}
 	}
@@ -227,13 +241,13 @@ func (d *dealer) claimCluster(s *session, m *spec.Register, match, invoke string
 	switch {
 	case errors.Is(err, ErrRegistrationConflict):
 		s.sendError(spec.TypeRegister, m.Request, spec.ErrProcedureAlreadyExists, "procedure "+string(m.Procedure)+" is already registered on another node")
-		return false
+		return false, false
 	case err != nil:
 		s.logger().Warn("cluster: registration not confirmed by every node", "procedure", m.Procedure, "error", err)
 		s.sendError(spec.TypeRegister, m.Request, ErrClusterUnreachable, "the cluster did not confirm the registration: "+err.Error())
-		return false
+		return false, false
 	}
-	return true
+	return true, held
 }
 
 // CheckRegistration decides another node's proposal of a registration, for
@@ -242,37 +256,39 @@ func (d *dealer) claimCluster(s *session, m *spec.Register, match, invoke string
 // with a registration this node holds, with this node's own open proposal
 // of a lower token, or with another node's claim of a lower token. An
 // accepted proposal is remembered as a claim until its node announces its
-// callees or withdraws it.
+// callees or withdraws it. held reports that this node has callees of the
+// registration (for the proposer's on_create).
 //
 // Why exactly one of several racing proposals wins: a node proposes only
 // while it knows no conflicting claim, so of two racing proposers each
 // receives the other's proposal while its own is open (or already won);
 // the higher token is then refused by the lower, and the lowest is refused
 // by nobody.
-func (realm *Realm) CheckRegistration(self, from, match string, procedure spec.URI, invoke string) bool {
+func (realm *Realm) CheckRegistration(self, from, match string, procedure spec.URI, invoke string) (ok, held bool) {
 	d := realm.dealer
 	cs := d.cluster
 	if cs == nil {
-		return true
+		return true, false
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if reg, ok := d.index.get(match, procedure); ok && !compatible(reg.invoke, invoke) {
-		return false
+	reg, held := d.index.get(match, procedure)
+	if held && !compatible(reg.invoke, invoke) {
+		return false, true
 	}
 	if own, ok := cs.proposing[regKey{match, procedure}]; ok && !compatible(own, invoke) && self < from {
-		return false
+		return false, false
 	}
 	rr, ok := cs.claims.get(match, procedure)
 	if ok && !compatible(rr.invoke, invoke) {
 		for _, x := range rr.nodes {
 			if x.token != from && x.token < from {
-				return false
+				return false, held
 			}
 		}
 	}
 	d.setClaimLocked(from, match, procedure, invoke, -1)
-	return true
+	return true, held
 }
 
 // RemoteRegistrationChanged records how many callees node has for a
@@ -282,9 +298,16 @@ func (realm *Realm) RemoteRegistrationChanged(node string, r RemoteRegistration)
 	if d.cluster == nil {
 		return
 	}
+	var say *pendingRegDelete
 	d.mu.Lock()
 	d.setClaimTimesLocked(node, r.Match, r.Procedure, r.Invoke, r.Callees, r.First, r.Last)
+	if r.Callees == 0 {
+		say = d.settleLocked(node, r)
+	}
 	d.mu.Unlock()
+	if say != nil {
+		realm.sayRegDeleted(say)
+	}
 }
 
 // SetRemoteRegistrations replaces all of node's claims (from its snapshot).
@@ -300,6 +323,7 @@ func (realm *Realm) SetRemoteRegistrations(node string, regs []RemoteRegistratio
 			d.setClaimTimesLocked(node, r.Match, r.Procedure, r.Invoke, r.Callees, r.First, r.Last)
 		}
 	}
+	d.forgetPendingLocked()
 	d.mu.Unlock()
 }
 
@@ -462,11 +486,10 @@ func (d *dealer) routeCluster(procedure spec.URI) (reg *registration, callee *se
 		}
 		return nil, nil, rr.nth(d.spread(rr, remote))
 	}
-	lr, rrk := rank(reg.match, reg.procedure), rank(rr.match, rr.procedure)
 	switch {
-	case lr > rrk || (lr == rrk && (reg.match != rr.match || reg.procedure != rr.procedure)):
+	case precedes(reg.match, reg.procedure, rr.match, rr.procedure):
 		return reg, reg.pick(), ""
-	case rrk > lr:
+	case reg.match != rr.match || reg.procedure != rr.procedure:
 		return nil, nil, rr.nth(d.spread(rr, remote))
 	}
 	total := len(reg.callees) + remote
@@ -676,6 +699,7 @@ func (realm *Realm) NodeLost(node string) {
 	}
 	d.mu.Lock()
 	d.dropClaimsLocked(node)
+	d.forgetPendingLocked()
 	d.mu.Unlock()
 	var out, in []*call
 	cs.mu.Lock()

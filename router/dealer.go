@@ -118,8 +118,13 @@ func (d *dealer) register(s *session, m *spec.Register) {
 		s.sendError(spec.TypeRegister, m.Request, spec.ErrNotAuthorized, "procedures under wamp. are reserved for the router")
 		return
 	}
-	if d.cluster != nil && !d.claimCluster(s, m, match, invoke) {
-		return
+	heldElsewhere := false
+	if d.cluster != nil {
+		ok, held := d.claimCluster(s, m, match, invoke)
+		if !ok {
+			return
+		}
+		heldElsewhere = held
 	}
 	var meta []metaEvent
 	d.mu.Lock()
@@ -128,18 +133,21 @@ func (d *dealer) register(s *session, m *spec.Register) {
 		d.realm.emit(meta)
 	}()
 	if len(s.registrations) >= d.realm.router.opts.MaxRegistrationsPerSession {
+		d.withdrawUnused(match, m.Procedure, invoke)
 		s.sendError(spec.TypeRegister, m.Request, ErrLimitExceeded, "at most "+itoa(d.realm.router.opts.MaxRegistrationsPerSession)+" registrations per session")
 		return
 	}
 	reg, exists := d.index.get(match, m.Procedure)
 	switch {
 	case !exists:
-		reg = &registration{id: d.newID(), procedure: m.Procedure, match: match, invoke: invoke, created: time.Now(), callees: []*session{s}, since: []time.Time{time.Now()},
+		reg = &registration{id: d.registrationID(match, m.Procedure), procedure: m.Procedure, match: match, invoke: invoke, created: time.Now(), callees: []*session{s}, since: []time.Time{time.Now()},
 			forwardTimeout: optBool(m.Options, "forward_timeout", false),
 			discloseCaller: optBool(m.Options, "disclose_caller", false)}
 		d.index.put(match, m.Procedure, reg)
 		d.byID[reg.id] = reg
-		meta = append(meta, metaEvent{"wamp.registration.on_create", spec.List{int64(s.id), regDetails(reg)}})
+		if d.saysRegCreated(match, m.Procedure, heldElsewhere) {
+			meta = append(meta, metaEvent{"wamp.registration.on_create", spec.List{int64(s.id), regDetails(reg)}})
+		}
 	case invoke == invokeSingle || reg.invoke != invoke:
 		msg := "procedure " + string(m.Procedure) + " is already registered"
 		if reg.invoke != invoke {
@@ -202,10 +210,13 @@ func (d *dealer) detach(s *session, reg *registration, meta []metaEvent) []metaE
 		}
 	}
 	meta = append(meta, metaEvent{"wamp.registration.on_unregister", spec.List{int64(s.id), int64(reg.id)}})
-	d.announce(reg)
-	if len(reg.callees) == 0 {
-		d.index.remove(reg.match, reg.procedure)
-		delete(d.byID, reg.id)
+	if len(reg.callees) > 0 {
+		d.announce(reg)
+		return meta
+	}
+	d.index.remove(reg.match, reg.procedure)
+	delete(d.byID, reg.id)
+	if d.removed(s, reg) {
 		meta = append(meta, metaEvent{"wamp.registration.on_delete", spec.List{int64(s.id), int64(reg.id)}})
 	}
 	return meta

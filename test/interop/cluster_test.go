@@ -117,6 +117,40 @@ func TestClusterMetaKillAcrossNodes(t *testing.T) {
 	}
 }
 
+// autobahn-python (Twisted, RawSocket/CBOR) on node 1 asks the
+// registration meta API about a registration an autobahn-python (asyncio,
+// WebSocket/JSON) callee made on node 2: lookup, match, get, list,
+// list_callees and count_callees answer for every node; after one call
+// the callee leaves, and its registration goes from node 1's meta API.
+func TestClusterRegistrationMetaAcrossNodes(t *testing.T) {
+	callee := peer{"py-asyncio", "websocket", "json"}
+	asker := peer{"py-twisted", "rawsocket", "cbor"}
+	callee.require(t)
+	asker.require(t)
+	routers := startClusterRouters(t, 3)
+	prefix := uriPrefix("clusterregmeta")
+	ctx, cancel := context.WithTimeout(context.Background(), clientKillAfter)
+	defer cancel()
+	tc := startClient(t, ctx, routers[1], callee, "regtarget", prefix, "--count", "1")
+	tc.waitReady(t, routers[1])
+	var sid, regid string
+	for _, line := range strings.Split(tc.out.String(), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "TARGET" {
+			sid, regid = f[1], f[2]
+		}
+	}
+	if sid == "" {
+		t.Fatalf("the callee printed no TARGET line:\n%s", tc.out)
+	}
+	if !runClient(t, routers[0], asker, "regmeta", prefix, "--expect", sid+","+regid) {
+		cancel()
+	}
+	tc.wait(t, routers[1])
+	for _, r := range routers {
+		r.stop(t)
+	}
+}
+
 // Real callees on one node called by real callers on the others: an
 // autobahn-python callee on node 2 answers autobahn-js and autobahn-python
 // callers on nodes 1 and 3 (the binary echo crosses the cluster both ways),

@@ -36,6 +36,11 @@ Roles (same meaning as in ../js/client.js):
               --expect-authrole) and then --plan, a list of ACTION:URI:allow|deny[:FLAGS] run by this
               session with a helper session (--helper-authid/--helper-secret, ticket) on the other
               side; or, with --expect-abort URI, that the router refuses the session with that reason
+  regtarget   register PREFIX.regmeta (roundrobin), print TARGET <session> <registration> and READY,
+              serve COUNT calls, leave
+  regmeta     --expect SESSION,REGISTRATION: the registration meta API (lookup, match, get, list,
+              list_callees, count_callees) sees regtarget's registration on another node; call it once;
+              the registration then goes from the meta API
 
 Exit status 0 means every assertion held; anything else prints "FAIL: ..." and exits 1.
 A framework is chosen once per process (txaio), so asyncio and Twisted run as separate processes.
@@ -63,7 +68,7 @@ def parse_args():
     p.add_argument("--framework", default=env("framework", "asyncio"), choices=["asyncio", "twisted"])
     p.add_argument("--role", default=env("role", "scenario"),
                    choices=["scenario", "callee", "caller", "subscriber", "publisher", "shutdown", "advanced", "auth", "interruptible",
-                            "killtarget", "killer"])
+                            "killtarget", "killer", "regtarget", "regmeta"])
     p.add_argument("--transport", default=env("transport", "websocket"), choices=["websocket", "rawsocket"])
     p.add_argument("--url", default=env("url", None))
     p.add_argument("--unix", default=env("unix", None), help="Unix socket path (rawsocket)")
@@ -620,6 +625,68 @@ async def role_killer():
     return "looked up subscription %d and killed session %d on another node" % (subid, target)
 
 
+async def role_regtarget():
+    """Registers PREFIX.regmeta (roundrobin), prints TARGET <session> <registration>, serves
+    COUNT calls and leaves (cluster_test.go: the registration meta API seen from another node)."""
+    peer = Peer("regtarget")
+    s = await peer.open()
+    served = [0]
+
+    def regmeta(*args):
+        served[0] += 1
+        return "served"
+
+    reg = await s.register(regmeta, OPT.prefix + ".regmeta", options=RegisterOptions(invoke="roundrobin"))
+    OUT.write("TARGET %d %d\n" % (s._session_id, reg.id))
+    OUT.flush()
+    ready()
+    at("registered %s.regmeta; serving %d call(s)" % (OPT.prefix, OPT.count))
+    while served[0] < OPT.count:
+        await sleep(0.02)
+    await sleep(0.05)
+    await peer.close()
+    return "served %d call(s)" % served[0]
+
+
+async def role_regmeta():
+    """--expect SESSION,REGISTRATION: the registration meta API on this node sees the
+    registration and callee of another node; then one call releases the callee, and its
+    registration goes from every node's meta API."""
+    target, regid = [int(x) for x in OPT.expect.split(",")]
+    proc = OPT.prefix + ".regmeta"
+    peer = Peer("regmeta")
+    s = await peer.open()
+    at("wamp.registration.lookup(%s)" % proc)
+    check_equal(await s.call("wamp.registration.lookup", proc), regid, "lookup")
+    check_equal(await s.call("wamp.registration.match", proc + ".x"), None, "match of another URI")
+    check_equal(await s.call("wamp.registration.match", proc), regid, "match")
+    at("wamp.registration.get(%d)" % regid)
+    got = await s.call("wamp.registration.get", regid)
+    check_equal([got.get("id"), got.get("uri"), got.get("match"), got.get("invoke")],
+                [regid, proc, "exact", "roundrobin"], "get")
+    check_equal(await s.call("wamp.registration.list_callees", regid), [target], "list_callees")
+    check_equal(await s.call("wamp.registration.count_callees", regid), 1, "count_callees")
+    listed = await s.call("wamp.registration.list")
+    check(regid in listed.get("exact", []), "list().exact holds %d: %s" % (regid, listed))
+    at("call %s" % proc)
+    check_equal(await s.call(proc), "served", "call answered by the callee on the other node")
+    at("wait for %s to go from the meta API" % proc)
+    gone = [False]
+    deadline = time.monotonic() + 10
+    while not gone[0] and time.monotonic() < deadline:
+        gone[0] = await s.call("wamp.registration.lookup", proc) is None
+        if not gone[0]:
+            await sleep(0.05)
+    check(gone[0], "lookup(%s) still finds the registration after its callee left" % proc)
+    try:
+        await s.call("wamp.registration.get", regid)
+        raise Failed("get of a deleted registration succeeded")
+    except ApplicationError as e:
+        check_equal(e.error, "wamp.error.no_such_registration", "get after the callee left")
+    await peer.close()
+    return "saw registration %d of session %d on another node" % (regid, target)
+
+
 def is_cancelled(e):
     """The error a caller's cancelled call fails with (asyncio or Twisted)."""
     if OPT.framework == "asyncio":
@@ -1172,6 +1239,8 @@ ROLES = {
     "advanced": role_advanced,
     "killtarget": role_killtarget,
     "killer": role_killer,
+    "regtarget": role_regtarget,
+    "regmeta": role_regmeta,
 }
 
 
