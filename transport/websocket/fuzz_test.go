@@ -1,7 +1,6 @@
 package websocket
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -50,7 +49,7 @@ func FuzzReadFrames(f *testing.F) {
 	const limit = 256
 	f.Fuzz(func(t *testing.T, in []byte) {
 		nc := &bytesConn{r: bytes.NewReader(in)}
-		c := newSrvConn(nc, bufio.NewReaderSize(nc, readBufferSize), newWire(nc, time.Second), limit)
+		c := newSrvConn(nc, nil, newWire(nc, time.Second), limit)
 		for range 64 {
 			bp, err := c.readMessage()
 			if err != nil {
