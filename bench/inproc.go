@@ -96,7 +96,9 @@ func StartRouter(ctx context.Context, o RouterOptions) (*InProcessRouter, error)
 			ir.wg.Add(1)
 			go func() {
 				defer ir.wg.Done()
-				ir.hs.Serve(ir.wsLn)
+				// As the serve command does: upgrades are read by the
+				// handler itself, plain HTTP goes to hs.
+				ir.ws.Serve(ir.wsLn, ir.hs)
 			}()
 		}
 	})
