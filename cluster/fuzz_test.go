@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 )
 
@@ -55,6 +57,13 @@ func FuzzDecodeEvent(f *testing.F) {
 	}
 	f.Add(seed)
 	f.Add([]byte{0x95, 0x10, 0x01, 0x80, 0xa1, 0x61})
+	for _, r := range rawSeeds() {
+		b, err := encodeEvent("realm1", &router.RemoteEvent{Publication: 7, Topic: "a.b", Options: spec.Dict{}, Raw: r})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		realm, e, err := decodeEvent(b)
 		if err != nil {
@@ -66,6 +75,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		if _, ok := e.Options[keyRealm]; ok {
 			t.Fatal("the cluster's own keys reached the broker")
 		}
+		checkCarried(t, e.Options, e.Arguments, e.ArgumentsKw, e.Raw)
 	})
 }
 
@@ -104,4 +114,83 @@ func FuzzDecodeSessions(f *testing.F) {
 			}
 		}
 	})
+}
+
+// rawSeeds are raw payloads as client transports keep them, to seed the
+// fuzzers of the messages that carry one.
+func rawSeeds() []spec.Raw {
+	return []spec.Raw{
+		{Format: "msgpack", N: 1, Bytes: []byte{0x92, 0xca, 0x3f, 0xc0, 0x00, 0x00, 0xc4, 0x01, 0xff}},
+		{Format: "msgpack", N: 2, Bytes: []byte{0x90, 0x82, 0xa1, 'z', 0x01, 0xa1, 'a', 0xc0}},
+		{Format: "json", N: 2, Bytes: []byte(`[1.50, "x"], {"k": [true]}`)},
+		{Format: "cbor", N: 1, Bytes: []byte{0x81, 0x01}},
+		{Format: "msgpack", N: 1, Bytes: []byte{0x91, 0xc1}},
+	}
+}
+
+// checkCarried asserts what a decoded payload promises the router: the
+// carrier key is gone, and a raw payload is one the scanners vouch for
+// (so it may be spliced into a client's frame) and decodes, with nothing
+// beside it.
+func checkCarried(t *testing.T, opts spec.Dict, args spec.List, kwargs spec.Dict, r spec.Raw) {
+	t.Helper()
+	if _, ok := opts[keyPayload]; ok {
+		t.Fatal("the payload carrier key reached the router")
+	}
+	if r.N == 0 {
+		return
+	}
+	if len(args) > 0 || len(kwargs) > 0 {
+		t.Fatal("a raw payload beside values")
+	}
+	if !serializer.CheckRaw(r) {
+		t.Fatalf("a raw payload the scanners do not vouch for: %+v", r)
+	}
+	if _, _, err := spec.Payload(nil, nil, r); err != nil {
+		t.Fatalf("a vouched-for raw payload does not decode: %v", err)
+	}
+}
+
+// A carried payload comes back raw when a scanner vouches for it, as
+// values when only the eager decoder accepts it (CBOR has no scanner), and
+// not at all when it is malformed: unchecked bytes never reach a frame.
+func TestCarriedPayload(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		raw   spec.Raw
+		ok    bool
+		isRaw bool
+	}{
+		{"msgpack", spec.Raw{Format: "msgpack", N: 2, Bytes: []byte{0x91, 0xca, 0x3f, 0xc0, 0x00, 0x00, 0x81, 0xa1, 'k', 0x01}}, true, true},
+		{"json", spec.Raw{Format: "json", N: 2, Bytes: []byte(`[1.50] , {"k": 1}`)}, true, true},
+		{"cbor", spec.Raw{Format: "cbor", N: 1, Bytes: []byte{0x82, 0x01, 0x61, 'x'}}, true, false},
+		{"truncated", spec.Raw{Format: "msgpack", N: 1, Bytes: []byte{0x92, 0x01}}, false, false},
+		{"trailing bytes", spec.Raw{Format: "msgpack", N: 1, Bytes: []byte{0x91, 0x01, 0x01}}, false, false},
+		{"kwargs not a dict", spec.Raw{Format: "json", N: 2, Bytes: []byte(`[1], [2]`)}, false, false},
+		{"unknown format", spec.Raw{Format: "xml", N: 1, Bytes: []byte(`<a/>`)}, false, false},
+		{"three elements", spec.Raw{Format: "msgpack", N: 3, Bytes: []byte{0x90, 0x80, 0x80}}, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := encodeEvent("realm1", &router.RemoteEvent{Publication: 7, Topic: "a.b", Options: spec.Dict{}, Raw: c.raw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, e, err := decodeEvent(b)
+			if (err == nil) != c.ok {
+				t.Fatalf("decode error %v, want ok=%v", err, c.ok)
+			}
+			if err != nil {
+				return
+			}
+			if got := e.Raw.N > 0; got != c.isRaw {
+				t.Fatalf("raw=%v, want %v (%+v)", got, c.isRaw, e)
+			}
+			if c.isRaw && (e.Raw.Format != c.raw.Format || !bytes.Equal(e.Raw.Bytes, c.raw.Bytes)) {
+				t.Fatalf("raw payload changed on the way: %+v", e.Raw)
+			}
+			if !c.isRaw && len(e.Arguments) == 0 {
+				t.Fatalf("payload lost: %+v", e)
+			}
+		})
+	}
 }

@@ -24,7 +24,8 @@ import (
 // the order each node sent them (progressive results stay in order). They
 // are WAMP messages in MessagePack with the cluster's fields under x_sy_*
 // keys: a CALL (Request: the caller node's key for the call), a YIELD or an
-// ERROR back, a CANCEL.
+// ERROR back, a CANCEL. A payload the router kept raw crosses as the
+// caller's or callee's own bytes (payload.go).
 
 func (s subjects) rpcOf(token string) string { return s.prefix + ".rpc." + token }
 
@@ -203,8 +204,9 @@ func (l *link) sendRPC(node string, m spec.Message) {
 
 // SendCall implements router.ClusterRPC.
 func (l *link) SendCall(node string, c *router.RemoteCall) {
-	opts := withKeys(c.Options, 4)
+	opts := withKeys(c.Options, 5)
 	opts[keyRealm] = l.name
+	putRaw(opts, c.Raw)
 	opts[keyFrom] = l.n.token
 	opts[keyCaller] = []any{int64(c.Caller), c.AuthID, c.AuthRole, c.Disclose}
 	proc := c.Procedure
@@ -217,8 +219,9 @@ func (l *link) SendCall(node string, c *router.RemoteCall) {
 
 // SendReply implements router.ClusterRPC.
 func (l *link) SendReply(node string, r *router.RemoteReply) {
-	details := withKeys(r.Details, 1)
+	details := withKeys(r.Details, 2)
 	details[keyRealm] = l.name
+	putRaw(details, r.Raw)
 	if r.Error == "" {
 		l.sendRPC(node, &spec.Yield{Request: r.Key, Options: details, Arguments: r.Arguments, ArgumentsKw: r.ArgumentsKw})
 		return
@@ -269,11 +272,15 @@ func decodeRPC(b []byte) (*rpcMessage, error) {
 		if !cont && !spec.ValidURI(m.Procedure, spec.Loose, spec.MatchExact) {
 			return nil, errors.New("cluster: forwarded CALL with an invalid procedure")
 		}
+		args, kwargs, raw, err := takeRaw(m.Options, m.Arguments, m.ArgumentsKw)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: forwarded CALL: %w", err)
+		}
 		for _, k := range [...]string{keyRealm, keyFrom, keyCaller, keyContinue} {
 			delete(m.Options, k)
 		}
 		return &rpcMessage{realm: realm, from: from, call: &router.RemoteCall{
-			Key: m.Request, Procedure: m.Procedure, Options: m.Options, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw,
+			Key: m.Request, Procedure: m.Procedure, Options: m.Options, Arguments: args, ArgumentsKw: kwargs, Raw: raw,
 			Disclose: disclose, Caller: id, AuthID: authID, AuthRole: authRole, Continue: cont,
 		}}, nil
 	case *spec.Yield:
@@ -281,8 +288,12 @@ func decodeRPC(b []byte) (*rpcMessage, error) {
 		if realm == "" {
 			return nil, errNoRealm
 		}
+		args, kwargs, raw, err := takeRaw(m.Options, m.Arguments, m.ArgumentsKw)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: forwarded YIELD: %w", err)
+		}
 		delete(m.Options, keyRealm)
-		return &rpcMessage{realm: realm, reply: &router.RemoteReply{Key: m.Request, Details: m.Options, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw}}, nil
+		return &rpcMessage{realm: realm, reply: &router.RemoteReply{Key: m.Request, Details: m.Options, Arguments: args, ArgumentsKw: kwargs, Raw: raw}}, nil
 	case *spec.Error:
 		realm, _ := m.Details[keyRealm].(string)
 		if realm == "" {
@@ -291,8 +302,12 @@ func decodeRPC(b []byte) (*rpcMessage, error) {
 		if !spec.ValidURI(m.Error, spec.Loose, spec.MatchExact) {
 			return nil, errors.New("cluster: forwarded ERROR with an invalid error URI")
 		}
+		args, kwargs, raw, err := takeRaw(m.Details, m.Arguments, m.ArgumentsKw)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: forwarded ERROR: %w", err)
+		}
 		delete(m.Details, keyRealm)
-		return &rpcMessage{realm: realm, reply: &router.RemoteReply{Key: m.Request, Error: m.Error, Details: m.Details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw}}, nil
+		return &rpcMessage{realm: realm, reply: &router.RemoteReply{Key: m.Request, Error: m.Error, Details: m.Details, Arguments: args, ArgumentsKw: kwargs, Raw: raw}}, nil
 	case *spec.Cancel:
 		realm, _ := m.Options[keyRealm].(string)
 		from, _ := m.Options[keyFrom].(string)

@@ -23,6 +23,12 @@ func FuzzDecodeRPC(f *testing.F) {
 	add(&spec.Error{RequestType: spec.TypeCall, Request: 7, Details: spec.Dict{keyRealm: "r"}, Error: "wamp.error.canceled"})
 	add(&spec.Cancel{Request: 7, Options: spec.Dict{keyRealm: "r", keyFrom: "t", "mode": "kill"}})
 	add(&spec.Call{Request: 7, Options: spec.Dict{keyRealm: "r"}, Procedure: "com.x"})
+	for _, r := range rawSeeds() {
+		add(&spec.Call{Request: 7, Options: spec.Dict{keyRealm: "r", keyFrom: "t", keyCaller: []any{int64(5), "a", "b", true},
+			keyPayload: []any{r.Format, int64(r.N), r.Bytes}}, Procedure: "com.x"})
+		add(&spec.Yield{Request: 7, Options: spec.Dict{keyRealm: "r", keyPayload: []any{r.Format, int64(r.N), r.Bytes}}})
+		add(&spec.Error{RequestType: spec.TypeCall, Request: 7, Details: spec.Dict{keyRealm: "r", keyPayload: []any{r.Format, int64(r.N), r.Bytes}}, Error: "com.e"})
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeRPC(b)
 		if err != nil {
@@ -36,6 +42,12 @@ func FuzzDecodeRPC(f *testing.F) {
 		}
 		if m.call == nil && m.reply == nil && m.from == "" {
 			t.Fatal("decoded a cancel without its node")
+		}
+		if c := m.call; c != nil {
+			checkCarried(t, c.Options, c.Arguments, c.ArgumentsKw, c.Raw)
+		}
+		if r := m.reply; r != nil {
+			checkCarried(t, r.Details, r.Arguments, r.ArgumentsKw, r.Raw)
 		}
 	})
 }

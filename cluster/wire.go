@@ -17,6 +17,8 @@ import (
 // sub`. A publication is a WAMP PUBLISH in MessagePack whose Request field
 // is the publication ID, with the cluster's own fields under x_sy_* keys of
 // its options; it is decoded by the same (fuzzed) decoder as a client's.
+// Its payload is the publisher's own bytes when the router kept them raw
+// (payload.go).
 // Every node decodes what it receives as untrusted input: a malformed
 // message is logged and dropped.
 
@@ -147,12 +149,13 @@ const (
 
 // encodeEvent encodes a publication for the other nodes.
 func encodeEvent(realm string, e *router.RemoteEvent) ([]byte, error) {
-	opts := make(spec.Dict, len(e.Options)+2)
+	opts := make(spec.Dict, len(e.Options)+3)
 	for k, v := range e.Options {
 		opts[k] = v
 	}
 	opts[keyRealm] = realm
 	opts[keyPublisher] = []any{int64(e.Publisher), e.PublisherAuthID, e.PublisherAuthRole, e.Disclose}
+	putRaw(opts, e.Raw)
 	return serializer.MessagePack.Encode(nil, &spec.Publish{
 		Request:     e.Publication,
 		Options:     opts,
@@ -187,14 +190,19 @@ func decodeEvent(b []byte) (string, *router.RemoteEvent, error) {
 	if !spec.ValidURI(p.Topic, spec.Loose, spec.MatchExact) {
 		return "", nil, errors.New("cluster: event with an invalid topic")
 	}
+	args, kwargs, raw, err := takeRaw(p.Options, p.Arguments, p.ArgumentsKw)
+	if err != nil {
+		return "", nil, fmt.Errorf("cluster: event: %w", err)
+	}
 	delete(p.Options, keyRealm)
 	delete(p.Options, keyPublisher)
 	return realm, &router.RemoteEvent{
 		Publication:       p.Request,
 		Topic:             p.Topic,
 		Options:           p.Options,
-		Arguments:         p.Arguments,
-		ArgumentsKw:       p.ArgumentsKw,
+		Arguments:         args,
+		ArgumentsKw:       kwargs,
+		Raw:               raw,
 		Disclose:          disclose,
 		Publisher:         id,
 		PublisherAuthID:   authID,

@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/switchyard/switchyard/auth"
 	"sync"
@@ -190,11 +191,16 @@ func (b *broker) removeSession(s *session) []metaEvent {
 // retained or historic publication is a copy that outlives its publisher,
 // so it holds the publisher's identity, not the session.
 type publication struct {
-	pub       *session // nil for the router's own and for stored copies
-	id        spec.ID
-	topic     spec.URI
-	args      spec.List
-	kwargs    spec.Dict
+	pub    *session // nil for the router's own and for stored copies
+	id     spec.ID
+	topic  spec.URI
+	args   spec.List
+	kwargs spec.Dict
+	// raw, when set, is the payload as the publisher (or, for a publication
+	// from another node, its publisher) encoded it; args and kwargs then
+	// hold its values only once decoded is set (see payload).
+	raw       spec.Raw
+	decoded   bool
 	options   spec.Dict
 	excludeMe bool
 	disclose  bool
@@ -263,6 +269,7 @@ func (b *broker) publishFrom(pub *session, m *spec.Publish, disclose bool) spec.
 		topic:     m.Topic,
 		args:      m.Arguments,
 		kwargs:    m.ArgumentsKw,
+		raw:       m.Raw,
 		options:   m.Options,
 		excludeMe: optBool(m.Options, spec.OptExcludeMe, true),
 		disclose:  pub != nil && (disclose || optBool(m.Options, spec.OptDiscloseMe, false)),
@@ -316,6 +323,10 @@ func (b *broker) deliver(p *publication, sub *subscription) {
 func (b *broker) sendEvent(s *session, p *publication, sub *subscription, frames *frameCache) {
 	frame, err := frames.get(s.ser, p, sub)
 	if err != nil {
+		if !frames.logged {
+			frames.logged = true // once per fan-out, not per subscriber
+			s.logger().Error("cannot encode event", "topic", p.topic, "error", err)
+		}
 		return
 	}
 	// sendFrame counts the EVENT: one atomic add per delivery, as before.
@@ -325,7 +336,10 @@ func (b *broker) sendEvent(s *session, p *publication, sub *subscription, frames
 	}
 }
 
-func (p *publication) event(sub *subscription) spec.Message {
+// event returns p's EVENT for sub, to be encoded in format. A raw payload
+// goes as it is to an encoder of its own format, which splices it; any
+// other format gets the values, decoded once per publication.
+func (p *publication) event(sub *subscription, format string) (*spec.Event, error) {
 	details := spec.Dict{}
 	if sub.match != spec.MatchExact {
 		details["topic"] = string(p.topic)
@@ -339,13 +353,31 @@ func (p *publication) event(sub *subscription) spec.Message {
 		details["retained"] = true
 	}
 	copyPassthru(details, p.options)
-	return &spec.Event{
-		Subscription: sub.id,
-		Publication:  p.id,
-		Details:      details,
-		Arguments:    p.args,
-		ArgumentsKw:  p.kwargs,
+	ev := &spec.Event{Subscription: sub.id, Publication: p.id, Details: details}
+	if p.raw.N > 0 && p.raw.Format == format {
+		ev.Raw = p.raw
+		return ev, nil
 	}
+	if err := p.payload(); err != nil {
+		return nil, err
+	}
+	ev.Arguments, ev.ArgumentsKw = p.args, p.kwargs
+	return ev, nil
+}
+
+// payload decodes a raw payload into p.args and p.kwargs, once. Only the
+// goroutine delivering p calls it; a stored copy is decoded before it is
+// shared (see stored).
+func (p *publication) payload() error {
+	if p.raw.N == 0 || p.decoded {
+		return nil
+	}
+	args, kwargs, err := spec.Payload(nil, nil, p.raw)
+	if err != nil {
+		return fmt.Errorf("router: publication %d: cannot decode its %s payload: %w", p.id, p.raw.Format, err)
+	}
+	p.args, p.kwargs, p.decoded = args, kwargs, true
+	return nil
 }
 
 // frameCache holds one encoded frame per serializer for a fan-out. There
@@ -355,6 +387,8 @@ type frameCache struct {
 	sers   [4]serializer.Serializer
 	frames [4][]byte
 	errs   [4]error
+	// logged: an encode error of this fan-out was logged.
+	logged bool
 }
 
 // get returns p's EVENT for sub encoded by ser, encoding it on first use.
@@ -365,7 +399,11 @@ func (c *frameCache) get(ser serializer.Serializer, p *publication, sub *subscri
 			return c.frames[i], c.errs[i]
 		}
 	}
-	frame, err := ser.Encode(nil, p.event(sub))
+	ev, err := p.event(sub, ser.Name())
+	var frame []byte
+	if err == nil {
+		frame, err = ser.Encode(nil, ev)
+	}
 	if c.n < len(c.sers) {
 		c.sers[c.n], c.frames[c.n], c.errs[c.n] = ser, frame, err
 		c.n++

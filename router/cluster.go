@@ -114,6 +114,11 @@ type RemoteEvent struct {
 	Options     spec.Dict
 	Arguments   spec.List
 	ArgumentsKw spec.Dict
+	// Raw, when set, is the payload as its publisher encoded it (Arguments
+	// and ArgumentsKw are then empty): the cluster carries it unread, and
+	// the receiving node splices it into the EVENTs of subscribers using
+	// that serializer.
+	Raw spec.Raw
 	// Disclose says the publisher is identified to subscribers.
 	Disclose          bool
 	Publisher         spec.ID
@@ -137,6 +142,7 @@ func (realm *Realm) DeliverRemote(e *RemoteEvent) {
 		topic:     e.Topic,
 		args:      e.Arguments,
 		kwargs:    e.ArgumentsKw,
+		raw:       e.Raw,
 		options:   e.Options,
 		excludeMe: true,
 		disclose:  e.Disclose,
@@ -162,7 +168,13 @@ func (b *broker) publishRemote(l ClusterLink, p *publication, pub *session) {
 		Options:     p.options,
 		Arguments:   p.args,
 		ArgumentsKw: p.kwargs,
+		Raw:         p.raw,
 		Disclose:    p.disclose,
+	}
+	if p.raw.N > 0 {
+		// The publisher's bytes go, even when a local subscriber had them
+		// decoded.
+		e.Arguments, e.ArgumentsKw = nil, nil
 	}
 	if p.disclose {
 		e.Publisher, e.PublisherAuthID, e.PublisherAuthRole = p.publisher.id, p.publisher.authID, p.publisher.authRole

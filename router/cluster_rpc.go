@@ -67,6 +67,9 @@ type RemoteCall struct {
 	Options     spec.Dict
 	Arguments   spec.List
 	ArgumentsKw spec.Dict
+	// Raw, when set, is the caller's payload as it encoded it, carried
+	// unread (Arguments and ArgumentsKw are then empty).
+	Raw spec.Raw
 	// Disclose: the caller's node decided the caller is disclosed
 	// (its authorizer or disclose_me); the callee's registration may
 	// still ask for it (disclose_caller).
@@ -85,6 +88,9 @@ type RemoteReply struct {
 	Details     spec.Dict
 	Arguments   spec.List
 	ArgumentsKw spec.Dict
+	// Raw, when set, is the callee's payload as it encoded it, carried
+	// unread (Arguments and ArgumentsKw are then empty).
+	Raw spec.Raw
 }
 
 // RemoteRegistration is one node's claim on a procedure.
@@ -503,11 +509,6 @@ const remoteTimeoutGrace = time.Second
 
 // callRemote sends a CALL to the node of its callee.
 func (d *dealer) callRemote(s *session, m *spec.Call, node string, disclose bool, progressive bool, start time.Time) {
-	// The cluster's wire carries values: decode a payload kept raw.
-	if err := spec.Materialize(m); err != nil {
-		s.sendError(spec.TypeCall, m.Request, spec.ErrInvalidArgument, "cannot decode the arguments")
-		return
-	}
 	cs := d.cluster
 	cs.mu.Lock()
 	cs.next++
@@ -541,7 +542,7 @@ func (d *dealer) callRemote(s *session, m *spec.Call, node string, disclose bool
 	}
 	d.armTimeout(c)
 	cs.rpc.SendCall(node, &RemoteCall{
-		Key: key, Procedure: m.Procedure, Options: m.Options, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw,
+		Key: key, Procedure: m.Procedure, Options: m.Options, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Raw: m.Raw,
 		Disclose: disclose, Caller: s.id, AuthID: s.AuthID, AuthRole: s.AuthRole,
 	})
 }
@@ -559,7 +560,7 @@ func (realm *Realm) HandleRemoteCall(from string, rc *RemoteCall) {
 		c := cs.incoming[inKey{from, rc.Key}]
 		cs.mu.Unlock()
 		if c != nil {
-			d.continueWith(c, &spec.Call{Request: rc.Key, Options: rc.Options, Procedure: rc.Procedure, Arguments: rc.Arguments, ArgumentsKw: rc.ArgumentsKw})
+			d.continueWith(c, &spec.Call{Request: rc.Key, Options: rc.Options, Procedure: rc.Procedure, Arguments: rc.Arguments, ArgumentsKw: rc.ArgumentsKw, Raw: rc.Raw})
 		}
 		return
 	}
@@ -609,7 +610,7 @@ func (realm *Realm) HandleRemoteCall(from string, rc *RemoteCall) {
 		return
 	}
 	d.armTimeout(c)
-	d.invoke(c, &spec.Invocation{Request: c.invReq, Registration: reg.id, Details: details, Arguments: rc.Arguments, ArgumentsKw: rc.ArgumentsKw})
+	d.invoke(c, &spec.Invocation{Request: c.invReq, Registration: reg.id, Details: details, Arguments: rc.Arguments, ArgumentsKw: rc.ArgumentsKw, Raw: rc.Raw})
 }
 
 // HandleRemoteReply delivers a result or error from another node's callee
@@ -633,7 +634,7 @@ func (realm *Realm) HandleRemoteReply(r *RemoteReply) {
 				c.timer.Reset(c.timeout) // as the callee's node does
 			}
 			c.mu.Unlock()
-			c.caller.send(&spec.Result{Request: c.callerReq, Details: r.Details, Arguments: r.Arguments, ArgumentsKw: r.ArgumentsKw})
+			c.caller.send(&spec.Result{Request: c.callerReq, Details: r.Details, Arguments: r.Arguments, ArgumentsKw: r.ArgumentsKw, Raw: r.Raw})
 		}
 		return
 	}
@@ -641,10 +642,10 @@ func (realm *Realm) HandleRemoteReply(r *RemoteReply) {
 		return
 	}
 	if r.Error == "" {
-		c.caller.send(&spec.Result{Request: c.callerReq, Details: r.Details, Arguments: r.Arguments, ArgumentsKw: r.ArgumentsKw})
+		c.caller.send(&spec.Result{Request: c.callerReq, Details: r.Details, Arguments: r.Arguments, ArgumentsKw: r.ArgumentsKw, Raw: r.Raw})
 		return
 	}
-	c.caller.send(&spec.Error{RequestType: spec.TypeCall, Request: c.callerReq, Details: r.Details, Error: r.Error, Arguments: r.Arguments, ArgumentsKw: r.ArgumentsKw})
+	c.caller.send(&spec.Error{RequestType: spec.TypeCall, Request: c.callerReq, Details: r.Details, Error: r.Error, Arguments: r.Arguments, ArgumentsKw: r.ArgumentsKw, Raw: r.Raw})
 }
 
 // HandleRemoteCancel applies a caller's CANCEL, forwarded by its node, to
@@ -718,16 +719,13 @@ func (d *dealer) toCaller(c *call, m spec.Message) error {
 	if c.origin == nil {
 		return c.caller.send(m)
 	}
-	// The cluster's wire carries values: decode a payload kept raw.
-	if err := spec.Materialize(m); err != nil {
-		m = &spec.Error{RequestType: spec.TypeCall, Request: c.callerReq, Details: spec.Dict{}, Error: spec.ErrInvalidArgument, Arguments: spec.List{"cannot decode the callee's payload"}}
-	}
+	// The callee's payload crosses as it is, raw or values.
 	r := &RemoteReply{Key: c.origin.key}
 	switch m := m.(type) {
 	case *spec.Result:
-		r.Details, r.Arguments, r.ArgumentsKw = m.Details, m.Arguments, m.ArgumentsKw
+		r.Details, r.Arguments, r.ArgumentsKw, r.Raw = m.Details, m.Arguments, m.ArgumentsKw, m.Raw
 	case *spec.Error:
-		r.Error, r.Details, r.Arguments, r.ArgumentsKw = m.Error, m.Details, m.Arguments, m.ArgumentsKw
+		r.Error, r.Details, r.Arguments, r.ArgumentsKw, r.Raw = m.Error, m.Details, m.Arguments, m.ArgumentsKw, m.Raw
 	}
 	if r.Details == nil {
 		r.Details = spec.Dict{}

@@ -400,12 +400,7 @@ func (d *dealer) continueWith(c *call, m *spec.Call) {
 	}
 	copyPassthru(details, m.Options)
 	if c.remoteNode != "" {
-		// The cluster's wire carries values: decode a payload kept raw.
-		if err := spec.Materialize(m); err != nil {
-			c.caller.sendError(spec.TypeCall, m.Request, spec.ErrInvalidArgument, "cannot decode the arguments")
-			return
-		}
-		d.cluster.rpc.SendCall(c.remoteNode, &RemoteCall{Key: c.invReq, Options: m.Options, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Continue: true,
+		d.cluster.rpc.SendCall(c.remoteNode, &RemoteCall{Key: c.invReq, Options: m.Options, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Raw: m.Raw, Continue: true,
 			Caller: c.caller.id, AuthID: c.caller.AuthID, AuthRole: c.caller.AuthRole})
 		return
 	}

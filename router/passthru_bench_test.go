@@ -151,3 +151,106 @@ func BenchmarkCallPayload(b *testing.B) {
 		}
 	}
 }
+
+// TestPublishedPayloadIsSpliced: a PUBLISH's payload reaches subscribers
+// of the publisher's format as the bytes it wrote, in an order (unsorted
+// keys, float32, spacing) no encoder produces, so nothing decoded and
+// re-encoded it; a subscriber of another format gets it transcoded.
+func TestPublishedPayloadIsSpliced(t *testing.T) {
+	cases := []struct {
+		ser     serializer.Serializer
+		publish []byte
+		payload string
+	}{
+		{serializer.JSON, []byte(`[16,1,{},"p.raw",[ 1,"x" ], {"b":1, "a":[2.50]}]`), `[ 1,"x" ], {"b":1, "a":[2.50]}`},
+		{serializer.MessagePack, []byte("\x96\x10\x01\x80\xa5p.raw\x91\xca\x3f\xc0\x00\x00\x82\xa1b\x01\xa1a\x02"), "\x91\xca\x3f\xc0\x00\x00\x82\xa1b\x01\xa1a\x02"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.ser.Name(), func(t *testing.T) {
+			realm := benchRealm(t)
+			pub, same, cbor := capture(t, realm, tc.ser), capture(t, realm, tc.ser), capture(t, realm, serializer.CBOR)
+			for _, s := range []captured{same, cbor} {
+				realm.broker.subscribe(s.s, &spec.Subscribe{Request: 1, Options: spec.Dict{}, Topic: "p.raw"})
+			}
+			m, err := serializer.DecodeRaw(tc.ser, tc.publish)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := spec.RawOf(m); !ok {
+				t.Fatal("the transport's decoder did not keep the PUBLISH payload raw")
+			}
+			realm.broker.publish(pub.s, m.(*spec.Publish))
+			suffix := tc.payload
+			if tc.ser == serializer.JSON {
+				suffix += "]"
+			}
+			if !bytes.HasSuffix(same.p.last, []byte(suffix)) {
+				t.Fatalf("EVENT %q does not carry the payload %q as sent", same.p.last, tc.payload)
+			}
+			ev, err := serializer.CBOR.Decode(cbor.p.last)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e, ok := ev.(*spec.Event); !ok || len(e.Arguments) == 0 || len(e.ArgumentsKw) != 2 {
+				t.Fatalf("CBOR subscriber: %#v", ev)
+			}
+		})
+	}
+}
+
+// BenchmarkPublishPayload publishes from the frame the transport receives
+// to the EVENT frames of 10 subscribers of the publisher's format: decode,
+// broker, one encode. "eager" decodes the payload into Go values and
+// encodes it again (the path before raw PUBLISH payloads); "raw" keeps it
+// in wire form and splices it. "small" is a 16-byte payload, "large" about
+// 4 KB.
+func BenchmarkPublishPayload(b *testing.B) {
+	largeArgs, largeKw := largePayload()
+	payloads := []struct {
+		name   string
+		args   spec.List
+		kwargs spec.Dict
+	}{
+		{"small", spec.List{"0123456789abcdef"}, nil},
+		{"large", largeArgs, largeKw},
+	}
+	for _, ser := range []serializer.Serializer{serializer.MessagePack, serializer.JSON} {
+		for _, pl := range payloads {
+			frame, err := ser.Encode(nil, &spec.Publish{Request: 1, Options: spec.Dict{}, Topic: "bench.topic", Arguments: pl.args, ArgumentsKw: pl.kwargs})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, mode := range []string{"eager", "raw"} {
+				decode := ser.Decode
+				if mode == "raw" {
+					decode = func(f []byte) (spec.Message, error) { return serializer.DecodeRaw(ser, f) }
+				}
+				b.Run(ser.Name()+"/"+pl.name+"/"+mode, func(b *testing.B) {
+					realm := benchRealm(b)
+					pub, _ := benchSession(b, realm, ser)
+					var last *discardPeer
+					for range 10 {
+						s, peer := benchSession(b, realm, ser)
+						realm.broker.subscribe(s, &spec.Subscribe{Request: 1, Options: spec.Dict{}, Topic: "bench.topic"})
+						last = peer
+					}
+					before := last.frames.Load()
+					b.SetBytes(int64(len(frame)))
+					b.ReportAllocs()
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						m, err := decode(frame)
+						if err != nil {
+							b.Fatal(err)
+						}
+						realm.broker.publish(pub, m.(*spec.Publish))
+					}
+					b.StopTimer()
+					if got := last.frames.Load() - before; got != int64(b.N) {
+						b.Fatalf("a subscriber got %d events, want %d", got, b.N)
+					}
+				})
+			}
+		}
+	}
+}

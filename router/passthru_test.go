@@ -117,3 +117,55 @@ func TestMetaProcedureReadsRawArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestRawPublicationValues: a PUBLISH's payload, kept raw by the
+// transport, reaches subscribers of its format and of others with its
+// values, and its history copy, which get_events reads, too
+// (TestPublishedPayloadIsSpliced checks the bytes).
+func TestRawPublicationValues(t *testing.T) {
+	tr := newTestRouter(t, router.Options{Realms: []router.RealmConfig{{
+		Name:    "realm1",
+		History: []router.HistoryConfig{{Topic: "p.raw", Limit: 3}},
+	}}})
+	jsonSub := tr.raw(serializer.JSON)
+	jsonSub.hello("realm1")
+	jsonSub.send(&spec.Subscribe{Request: 1, Options: spec.Dict{}, Topic: "p.raw"})
+	subID := jsonSub.recv().(*spec.Subscribed).Subscription
+	cborSub := tr.join(serializer.CBOR)
+	events := make(chan *client.Event, 1)
+	if _, err := cborSub.Subscribe(ctxT(t), "p.raw", func(e *client.Event) { events <- e }, nil); err != nil {
+		t.Fatal(err)
+	}
+	pub := tr.pipe(serializer.JSON)
+	pubRaw := &raw{t: t, peer: pub}
+	pubRaw.hello("realm1")
+	payload := `[ 1,"x" ], {"b":1, "a":[2.50]}`
+	if err := pub.Send([]byte(`[16,1,{"acknowledge":true},"p.raw",` + payload + `]`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := pubRaw.recv().(*spec.Published); !ok {
+		t.Fatal("no PUBLISHED")
+	}
+	ev := jsonSub.recv().(*spec.Event)
+	want := spec.List{int64(1), "x"}
+	wantKw := spec.Dict{"b": int64(1), "a": spec.List{2.5}}
+	if !reflect.DeepEqual(ev.Arguments, want) || !reflect.DeepEqual(ev.ArgumentsKw, wantKw) {
+		t.Fatalf("JSON subscriber: %#v", ev)
+	}
+	select {
+	case e := <-events:
+		if !reflect.DeepEqual(e.Arguments, want) || !reflect.DeepEqual(e.ArgumentsKw, wantKw) {
+			t.Fatalf("CBOR subscriber: %#v %#v", e.Arguments, e.ArgumentsKw)
+		}
+	case <-ctxT(t).Done():
+		t.Fatal("no event for the CBOR subscriber")
+	}
+	hist, _ := call1(t, cborSub, "wamp.subscription.get_events", spec.List{int64(subID)}, nil).([]any)
+	if len(hist) != 1 {
+		t.Fatalf("history: %v", hist)
+	}
+	h := hist[0].(map[string]any)
+	if !reflect.DeepEqual(h["args"], []any{int64(1), "x"}) || !reflect.DeepEqual(h["kwargs"], map[string]any{"b": int64(1), "a": []any{2.5}}) {
+		t.Fatalf("history entry: %#v", h)
+	}
+}

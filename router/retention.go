@@ -47,8 +47,14 @@ func (h *historyLog) snapshot() []*publication {
 	return append([]*publication(nil), h.events...)
 }
 
-// stored returns a copy of p that no longer references its publisher.
+// stored returns a copy of p that no longer references its publisher,
+// with a raw payload's values decoded already (get_events reads them, and
+// the copy is shared by every reader from now on), or nil when the payload
+// cannot be decoded.
 func (p *publication) stored() *publication {
+	if p.payload() != nil {
+		return nil
+	}
 	c := *p
 	c.pub = nil
 	c.when = time.Now()
@@ -62,6 +68,9 @@ func (p *publication) stored() *publication {
 func (b *broker) keep(p *publication, retain bool) {
 	if retain {
 		c := p.stored()
+		if c == nil {
+			return
+		}
 		c.retained = true
 		b.retMu.Lock()
 		b.retained[p.topic] = c
@@ -75,7 +84,9 @@ func (b *broker) keep(p *publication, retain bool) {
 		if c == nil {
 			c = p.stored()
 		}
-		h.add(c)
+		if c != nil {
+			h.add(c)
+		}
 	})
 }
 
@@ -180,7 +191,10 @@ func metaGetEvents(realm *Realm, caller *session, m *spec.Call) (spec.List, spec
 		if !inRange(p.when) || !p.filter.allows(caller) {
 			continue
 		}
-		ev := p.event(sub).(*spec.Event)
+		ev, err := p.event(sub, "")
+		if err != nil {
+			continue
+		}
 		entry := spec.Dict{
 			"timestamp":    p.when.UTC().Format(time.RFC3339Nano),
 			"subscription": int64(sub.id),

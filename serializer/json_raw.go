@@ -7,8 +7,8 @@ import (
 	"github.com/switchyard/switchyard/spec"
 )
 
-// DecodeRaw decodes a JSON message, keeping the payload of a CALL, YIELD
-// or ERROR undecoded when jsonScan vouches for it (see [DecodeRaw]). The
+// DecodeRaw decodes a JSON message, keeping the payload of a PUBLISH, CALL,
+// YIELD or ERROR undecoded when jsonScan vouches for it (see [DecodeRaw]). The
 // payload's text is kept from the first payload element to the end of the
 // last, the separating comma included.
 func (s jsonSerializer) DecodeRaw(b []byte) (spec.Message, error) {

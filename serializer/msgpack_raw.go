@@ -7,8 +7,8 @@ import (
 	"github.com/switchyard/switchyard/spec"
 )
 
-// DecodeRaw decodes a MessagePack message, keeping the payload of a CALL,
-// YIELD or ERROR undecoded when mpScan vouches for it (see [DecodeRaw]).
+// DecodeRaw decodes a MessagePack message, keeping the payload of a PUBLISH,
+// CALL, YIELD or ERROR undecoded when mpScan vouches for it (see [DecodeRaw]).
 func (s msgpackSerializer) DecodeRaw(b []byte) (spec.Message, error) {
 	sc := mpScan{b: b}
 	n, ok := sc.arrayLen()

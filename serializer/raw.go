@@ -7,8 +7,8 @@ import (
 	"github.com/switchyard/switchyard/spec"
 )
 
-// A router forwards the payload of a CALL, a YIELD or an ERROR without
-// reading it. DecodeRaw keeps that payload's bytes ([spec.Raw]) instead of
+// A router forwards the payload of a PUBLISH, a CALL, a YIELD or an ERROR
+// without reading it (to other nodes too). DecodeRaw keeps that payload's bytes ([spec.Raw]) instead of
 // building Go values from them, and every Encode splices a Raw payload of
 // its own format and transcodes any other (decoding it once through
 // spec.RawDecoder). MessagePack and JSON keep raw payloads; CBOR decodes
@@ -24,7 +24,7 @@ type rawDecoder interface {
 }
 
 // DecodeRaw decodes b like s.Decode, except that the Arguments and
-// ArgumentsKw of a CALL, YIELD or ERROR may come back as a [spec.Raw]
+// ArgumentsKw of a PUBLISH, CALL, YIELD or ERROR may come back as a [spec.Raw]
 // payload (copied out of b) instead of Go values. A payload the raw scanner
 // does not vouch for (unusual but possibly valid input, or invalid input)
 // takes s.Decode's path, so the errors and the accepted input are Decode's.
@@ -41,7 +41,7 @@ func DecodeRaw(s Serializer, b []byte) (spec.Message, error) {
 // whose payload the router forwards unread, or 0.
 func rawPayloadAt(t uint64) int {
 	switch spec.MessageType(t) {
-	case spec.TypeCall:
+	case spec.TypeCall, spec.TypePublish:
 		return 4
 	case spec.TypeYield:
 		return 3
@@ -55,6 +55,8 @@ func rawPayloadAt(t uint64) int {
 func setRaw(m spec.Message, r spec.Raw) bool {
 	switch m := m.(type) {
 	case *spec.Call:
+		m.Raw = r
+	case *spec.Publish:
 		m.Raw = r
 	case *spec.Yield:
 		m.Raw = r
@@ -121,3 +123,43 @@ func spliceable(m spec.Message, format string) (spec.Raw, bool) {
 // cloneSpan copies a payload span out of a transport buffer, which Decode
 // must not retain.
 func cloneSpan(b []byte) []byte { return bytes.Clone(b) }
+
+// CheckRaw reports whether r is a payload the raw scanners vouch for:
+// r.N elements of r.Format, a list and then (N == 2) a dict, nothing after,
+// holding only what the eager decoder turns into the same values. It builds
+// no values. A payload that arrives from outside the process already split
+// out (from another cluster node) may be spliced into clients' frames only
+// when it passes; one that does not (a CBOR payload, which has no scanner,
+// or unusual input) must be decoded through [spec.Payload], whose verdict
+// then stands.
+func CheckRaw(r spec.Raw) bool {
+	if r.N < 1 || r.N > 2 {
+		return false
+	}
+	b := r.Bytes
+	switch r.Format {
+	case "msgpack":
+		sc := mpScan{b: b}
+		for k := range r.N {
+			if sc.i >= len(b) || (k == 0 && !isMsgpackArray(b[sc.i])) || (k == 1 && !isMsgpackMap(b[sc.i])) || !sc.skip(1) {
+				return false
+			}
+		}
+		return sc.i == len(b)
+	case "json":
+		sc := jsonScan{b: b}
+		for k := range r.N {
+			if k == 1 {
+				if sc.space(); !sc.byte(',') {
+					return false
+				}
+				sc.space()
+			}
+			if sc.i >= len(b) || (k == 0 && b[sc.i] != '[') || (k == 1 && b[sc.i] != '{') || !sc.skip(1) {
+				return false
+			}
+		}
+		return sc.i == len(b)
+	}
+	return false
+}

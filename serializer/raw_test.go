@@ -187,6 +187,7 @@ func seedRaw(f *testing.F, s Serializer) {
 	args, kwargs := crossingPayload()
 	for _, m := range []spec.Message{
 		&spec.Call{Request: 1, Options: spec.Dict{}, Procedure: "p", Arguments: args, ArgumentsKw: kwargs},
+		&spec.Publish{Request: 1, Options: spec.Dict{"acknowledge": true}, Topic: "t", Arguments: args, ArgumentsKw: kwargs},
 		&spec.Yield{Request: 1, Options: spec.Dict{}, Arguments: args},
 		&spec.Error{RequestType: spec.TypeInvocation, Request: 1, Details: spec.Dict{}, Error: "e", Arguments: spec.List{}, ArgumentsKw: kwargs},
 	} {
@@ -242,5 +243,88 @@ func TestRawScannerEdges(t *testing.T) {
 	m, err = DecodeRaw(MessagePack, undefArgs)
 	if _, raw := spec.RawOf(m); err != nil || raw || len(m.(*spec.Call).Arguments) != 1 {
 		t.Errorf("undefined in the payload: %#v, %v", m, err)
+	}
+}
+
+// checkCheckRaw: a payload CheckRaw vouches for decodes, and spliced into
+// a message of its format it makes a frame the eager decoder accepts, with
+// the same values: splicing it can never hand a peer a broken frame.
+func checkCheckRaw(t *testing.T, s Serializer, n int, payload []byte) {
+	r := spec.Raw{Format: s.Name(), N: n, Bytes: payload}
+	if !CheckRaw(r) {
+		return
+	}
+	args, kwargs, err := decodeRaw(r)
+	if err != nil {
+		t.Fatalf("CheckRaw vouched for %q, which does not decode: %v", payload, err)
+	}
+	frame, err := s.Encode(nil, &spec.Event{Subscription: 1, Publication: 2, Details: spec.Dict{}, Raw: r})
+	if err != nil {
+		t.Fatalf("splice %q: %v", payload, err)
+	}
+	got, err := s.Decode(frame)
+	if err != nil {
+		t.Fatalf("spliced %q makes a frame that does not decode: %v", payload, err)
+	}
+	want := &spec.Event{Subscription: 1, Publication: 2, Details: spec.Dict{}, Arguments: args, ArgumentsKw: kwargs}
+	if !equalMessage(got, want) {
+		t.Fatalf("spliced %q decodes to %#v, want %#v", payload, got, want)
+	}
+}
+
+func FuzzCheckRaw(f *testing.F) {
+	args, kwargs := crossingPayload()
+	for _, s := range []Serializer{MessagePack, JSON} {
+		for _, m := range []spec.Message{
+			&spec.Publish{Request: 1, Options: spec.Dict{}, Topic: "t", Arguments: args, ArgumentsKw: kwargs},
+			&spec.Yield{Request: 1, Options: spec.Dict{}, Arguments: args},
+		} {
+			b, err := s.Encode(nil, m)
+			if err != nil {
+				f.Fatal(err)
+			}
+			d, err := DecodeRaw(s, b)
+			if err != nil {
+				f.Fatal(err)
+			}
+			if r, ok := spec.RawOf(d); ok {
+				f.Add(r.Format == "json", byte(r.N), r.Bytes)
+			}
+		}
+	}
+	f.Add(true, byte(2), []byte(`[1.50 ] , {"k": [true]}`))
+	f.Add(false, byte(1), []byte{0x91, 0xca, 0x3f, 0xc0, 0x00, 0x00})
+	f.Fuzz(func(t *testing.T, isJSON bool, n byte, payload []byte) {
+		s := Serializer(MessagePack)
+		if isJSON {
+			s = JSON
+		}
+		checkCheckRaw(t, s, int(n), payload)
+	})
+}
+
+// TestCheckRaw: what the scanners vouch for, and what they leave to the
+// eager decoder.
+func TestCheckRaw(t *testing.T) {
+	for _, c := range []struct {
+		r    spec.Raw
+		want bool
+	}{
+		{spec.Raw{Format: "msgpack", N: 1, Bytes: []byte{0x92, 0xca, 0x3f, 0xc0, 0x00, 0x00, 0xc4, 0x01, 0xff}}, true},
+		{spec.Raw{Format: "msgpack", N: 2, Bytes: []byte{0x90, 0x81, 0xa1, 'k', 0xc0}}, true},
+		{spec.Raw{Format: "msgpack", N: 2, Bytes: []byte{0x90, 0x90}}, false},             // kwargs not a dict
+		{spec.Raw{Format: "msgpack", N: 1, Bytes: []byte{0x80}}, false},                   // args not a list
+		{spec.Raw{Format: "msgpack", N: 1, Bytes: []byte{0x91, 0xd4, 0x01, 0x00}}, false}, // an extension
+		{spec.Raw{Format: "msgpack", N: 1, Bytes: []byte{0x90, 0x90}}, false},             // trailing bytes
+		{spec.Raw{Format: "json", N: 2, Bytes: []byte(`["a", 1.50],{"k": {}}`)}, true},
+		{spec.Raw{Format: "json", N: 1, Bytes: []byte(`[1e5]`)}, false}, // an exponent: decoded eagerly
+		{spec.Raw{Format: "json", N: 2, Bytes: []byte(`[] {}`)}, false}, // no comma
+		{spec.Raw{Format: "json", N: 1, Bytes: []byte(`[1] `)}, false},  // trailing space
+		{spec.Raw{Format: "cbor", N: 1, Bytes: []byte{0x80}}, false},    // no scanner
+		{spec.Raw{Format: "msgpack", N: 0, Bytes: []byte{}}, false},
+	} {
+		if got := CheckRaw(c.r); got != c.want {
+			t.Errorf("CheckRaw(%s %q) = %v, want %v", c.r.Format, c.r.Bytes, got, c.want)
+		}
 	}
 }

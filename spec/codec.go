@@ -43,7 +43,8 @@ func toList(m Message, withRaw bool) List {
 		a, kw := mustPayload(m.Arguments, m.ArgumentsKw, m.Raw, withRaw)
 		return payloadList(a, kw, int64(TypeError), int64(m.RequestType), int64(m.Request), dict(m.Details), string(m.Error))
 	case *Publish:
-		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypePublish), int64(m.Request), dict(m.Options), string(m.Topic))
+		a, kw := mustPayload(m.Arguments, m.ArgumentsKw, m.Raw, withRaw)
+		return payloadList(a, kw, int64(TypePublish), int64(m.Request), dict(m.Options), string(m.Topic))
 	case *Published:
 		return List{int64(TypePublished), int64(m.Request), int64(m.Publication)}
 	case *Subscribe:
@@ -58,7 +59,8 @@ func toList(m Message, withRaw bool) List {
 		}
 		return List{int64(TypeUnsubscribed), int64(m.Request)}
 	case *Event:
-		return payloadList(m.Arguments, m.ArgumentsKw, int64(TypeEvent), int64(m.Subscription), int64(m.Publication), dict(m.Details))
+		a, kw := mustPayload(m.Arguments, m.ArgumentsKw, m.Raw, withRaw)
+		return payloadList(a, kw, int64(TypeEvent), int64(m.Subscription), int64(m.Publication), dict(m.Details))
 	case *Call:
 		a, kw := mustPayload(m.Arguments, m.ArgumentsKw, m.Raw, withRaw)
 		return payloadList(a, kw, int64(TypeCall), int64(m.Request), dict(m.Options), string(m.Procedure))

@@ -130,6 +130,8 @@ type Publish struct {
 	Topic       URI
 	Arguments   List
 	ArgumentsKw Dict
+	// Raw, when set, holds the payload undecoded (see [Raw]).
+	Raw Raw
 }
 
 // Published acknowledges a publication: [PUBLISHED, PUBLISH.Request, Publication].
@@ -171,6 +173,8 @@ type Event struct {
 	Details      Dict
 	Arguments    List
 	ArgumentsKw  Dict
+	// Raw, when set, holds the payload undecoded (see [Raw]).
+	Raw Raw
 }
 
 // Call: [CALL, Request, Options, Procedure, Arguments?, ArgumentsKw?].

@@ -5,7 +5,9 @@ package spec
 // forwards CALL → INVOCATION and YIELD/ERROR → RESULT/ERROR without looking
 // inside the payload, so decoding it into Go values only to encode it again
 // in the same format is wasted work; a message that carries Raw is spliced
-// by an encoder of the same format and transcoded, once, by any other.
+// by an encoder of the same format and transcoded, once, by any other. The
+// broker does the same for PUBLISH → EVENT, and the cluster layer carries a
+// Raw payload between nodes as it is.
 //
 // The zero value (N == 0) means the payload is in Arguments/ArgumentsKw.
 // When N > 0, Arguments and ArgumentsKw are empty and must be read through
@@ -60,6 +62,10 @@ func mustPayload(args List, kwargs Dict, raw Raw, withRaw bool) (List, Dict) {
 func RawOf(m Message) (Raw, bool) {
 	var r Raw
 	switch m := m.(type) {
+	case *Publish:
+		r = m.Raw
+	case *Event:
+		r = m.Raw
 	case *Call:
 		r = m.Raw
 	case *Invocation:
@@ -87,6 +93,10 @@ func Materialize(m Message) error {
 	var kwargs *Dict
 	var raw *Raw
 	switch m := m.(type) {
+	case *Publish:
+		args, kwargs, raw = &m.Arguments, &m.ArgumentsKw, &m.Raw
+	case *Event:
+		args, kwargs, raw = &m.Arguments, &m.ArgumentsKw, &m.Raw
 	case *Call:
 		args, kwargs, raw = &m.Arguments, &m.ArgumentsKw, &m.Raw
 	case *Invocation:
