@@ -44,12 +44,13 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 	rs, _ := url.Parse(ir.RawSocketURL())
 	ws, _ := url.Parse(ir.WebSocketURL())
 	for _, tc := range []struct {
-		name  string
-		open  func(testing.TB) net.Conn
-		parks bool
+		name   string
+		open   func(testing.TB) net.Conn
+		parks  bool
+		parked func() int
 	}{
-		{"rawsocket", func(tb testing.TB) net.Conn { return openRawSocket(tb, rs.Host, hello) }, idle.Supported()},
-		{"websocket", func(tb testing.TB) net.Conn { return openWebSocket(tb, ws.Host, ws.Path, hello) }, false},
+		{"rawsocket", func(tb testing.TB) net.Conn { return openRawSocket(tb, rs.Host, hello) }, idle.Supported(), ir.ParkedRawSocket},
+		{"websocket", func(tb testing.TB) net.Conn { return openWebSocket(tb, ws.Host, ws.Path, hello) }, idle.Supported(), ir.ParkedWebSocket},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			n := min(b.N, 2000)
@@ -67,9 +68,9 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 			time.Sleep(100 * time.Millisecond) // the handshake goroutines end
 			if tc.parks {
 				deadline := time.Now().Add(10 * time.Second)
-				for ir.ParkedRawSocket() < n {
+				for tc.parked() < n {
 					if time.Now().After(deadline) {
-						b.Fatalf("%d of %d idle sessions parked", ir.ParkedRawSocket(), n)
+						b.Fatalf("%d of %d idle sessions parked", tc.parked(), n)
 					}
 					time.Sleep(10 * time.Millisecond)
 				}

@@ -29,8 +29,9 @@ type RouterOptions struct {
 	WebSocket bool
 	// Logger is the router's and the transports' (nil: discard).
 	Logger *slog.Logger
-	// ParkIdle is the RawSocket server's idle sweep period (see
-	// rawsocket.ServerOptions.ParkIdle); 0 means its default.
+	// ParkIdle is the RawSocket server's and the WebSocket handler's idle
+	// sweep period (see rawsocket.ServerOptions.ParkIdle); 0 means their
+	// default.
 	ParkIdle time.Duration
 }
 
@@ -82,7 +83,7 @@ func StartRouter(ctx context.Context, o RouterOptions) (*InProcessRouter, error)
 			ir.rawLn.Close()
 			return nil, fmt.Errorf("bench: in-process router: %w", err)
 		}
-		ir.ws = websocket.NewHandler(r, websocket.ServerOptions{Options: o.Transport})
+		ir.ws = websocket.NewHandler(r, websocket.ServerOptions{Options: o.Transport, ParkIdle: o.ParkIdle})
 		ir.hs = &http.Server{Handler: ir.ws, ReadHeaderTimeout: 10 * time.Second}
 	}
 	pprof.Do(ctx, pprof.Labels("side", "router"), func(context.Context) {
@@ -95,7 +96,9 @@ func StartRouter(ctx context.Context, o RouterOptions) (*InProcessRouter, error)
 			ir.wg.Add(1)
 			go func() {
 				defer ir.wg.Done()
-				ir.hs.Serve(ir.wsLn)
+				// As the serve command does: upgrades are read by the
+				// handler itself, plain HTTP goes to hs.
+				ir.ws.Serve(ir.wsLn, ir.hs)
 			}()
 		}
 	})
@@ -116,6 +119,15 @@ func (ir *InProcessRouter) WebSocketURL() string {
 // ParkedRawSocket returns how many RawSocket sessions are parked now (hold
 // no reader goroutine).
 func (ir *InProcessRouter) ParkedRawSocket() int { return ir.raw.Parked() }
+
+// ParkedWebSocket returns how many WebSocket sessions are parked now, 0
+// without WebSocket.
+func (ir *InProcessRouter) ParkedWebSocket() int {
+	if ir.ws == nil {
+		return 0
+	}
+	return ir.ws.Parked()
+}
 
 // Shutdown says GOODBYE to every session, stops the listeners and waits
 // for every goroutine of the router and its transports, within ctx.

@@ -12,8 +12,8 @@ import (
 	"github.com/switchyard/switchyard/transport/idle"
 )
 
-// TestParkedSessionsRoute runs RPC and PubSub between RawSocket sessions
-// that are parked in between (no reader goroutine while idle): a parked
+// TestParkedSessionsRoute runs RPC and PubSub between RawSocket sessions,
+// and between WebSocket sessions, that are parked in between (no reader goroutine while idle): a parked
 // callee is woken by its INVOCATION's answer path, a parked subscriber
 // receives events, and the router's Shutdown says GOODBYE to parked
 // sessions and leaves no goroutine behind.
@@ -21,15 +21,25 @@ func TestParkedSessionsRoute(t *testing.T) {
 	if !idle.Supported() {
 		t.Skip("parking is not supported on " + runtime.GOOS)
 	}
+	for _, transport := range []string{"rawsocket", "websocket"} {
+		t.Run(transport, func(t *testing.T) { testParkedSessionsRoute(t, transport) })
+	}
+}
+
+func testParkedSessionsRoute(t *testing.T, transport string) {
 	before := runtime.NumGoroutine()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ir, err := StartRouter(ctx, RouterOptions{ParkIdle: 10 * time.Millisecond})
+	ir, err := StartRouter(ctx, RouterOptions{ParkIdle: 10 * time.Millisecond, WebSocket: transport == "websocket"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	url, parked := ir.RawSocketURL(), ir.ParkedRawSocket
+	if transport == "websocket" {
+		url, parked = ir.WebSocketURL(), ir.ParkedWebSocket
+	}
 	connect := func() *client.Client {
-		c, err := client.Connect(ctx, ir.RawSocketURL(), client.Config{Serializer: "msgpack"})
+		c, err := client.Connect(ctx, url, client.Config{Serializer: "msgpack"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,9 +64,9 @@ func TestParkedSessionsRoute(t *testing.T) {
 	waitParked := func(n int) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
-		for ir.ParkedRawSocket() != n {
+		for parked() != n {
 			if time.Now().After(deadline) {
-				t.Fatalf("%d sessions parked, want %d", ir.ParkedRawSocket(), n)
+				t.Fatalf("%d sessions parked, want %d", parked(), n)
 			}
 			time.Sleep(time.Millisecond)
 		}

@@ -14,8 +14,8 @@
 //
 // Idle connections are the exception (a deliberate departure from "a reader
 // goroutine per session"): a transport that parks them (transport.Parker,
-// RawSocket on Linux) returns transport.ErrParked from Recv, the reader
-// returns and its goroutine ends; the transport resumes the connection's
+// RawSocket and WebSocket on Linux) returns transport.ErrParked from Recv,
+// the reader returns and its goroutine ends; the transport resumes the connection's
 // read loop (conn.read, whose state lives in conn, not on the stack) on a
 // fresh goroutine when input arrives. A parked session holds no goroutine;
 // a busy one is read exactly as above.

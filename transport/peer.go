@@ -32,8 +32,8 @@ var (
 )
 
 // Parker is implemented by peers that can hold an idle connection without
-// a reader goroutine (RawSocket over TCP and Unix sockets, on Linux; see
-// package transport/idle).
+// a reader goroutine (RawSocket and WebSocket servers over TCP and Unix
+// sockets, on Linux; see package transport/idle).
 //
 // This is where Switchyard departs from "one reader goroutine per
 // session": a connection that received nothing for a second or two gives

@@ -136,5 +136,5 @@ func Dial(ctx context.Context, url string, opts DialOptions) (transport.Peer, er
 	if !s.Binary() {
 		cc.typ = ws.MessageText
 	}
-	return newPeer(cc, nc, nil, s, opts.Batched, info, o), nil
+	return newPeer(cc, nc, nil, s, opts.Batched, info, o, nil), nil
 }

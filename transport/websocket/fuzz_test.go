@@ -1,17 +1,20 @@
 package websocket
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/transport"
+	"github.com/switchyard/switchyard/transport/idle"
+	"github.com/switchyard/switchyard/transport/internal/bufpool"
 )
 
 // bytesConn is a net.Conn reading from a fixed input and discarding what
@@ -50,7 +53,7 @@ func FuzzReadFrames(f *testing.F) {
 	const limit = 256
 	f.Fuzz(func(t *testing.T, in []byte) {
 		nc := &bytesConn{r: bytes.NewReader(in)}
-		c := newSrvConn(nc, bufio.NewReaderSize(nc, readBufferSize), newWire(nc, time.Second), limit)
+		c := newSrvConn(nc, nil, newWire(nc, time.Second), limit)
 		for range 64 {
 			bp, err := c.readMessage()
 			if err != nil {
@@ -90,6 +93,97 @@ func FuzzUpgradeHead(f *testing.F) {
 		defer cancel()
 		if err := hd.Shutdown(ctx); err != nil {
 			t.Fatalf("a session did not end: %v", err)
+		}
+	})
+}
+
+// kickConn reads its input in small pieces and, on the reads kicks
+// selects, plays the idle sweeper: it asks the connection to park (as
+// srvConn.Park does) and fails the read with a deadline error. As the
+// sweeper, which kicks once a period, it never kicks twice in a row.
+type kickConn struct {
+	bytesConn
+	sc     *srvConn
+	kicks  uint64
+	reads  int
+	kicked bool
+}
+
+func (c *kickConn) Read(p []byte) (int, error) {
+	c.reads++
+	if c.kicked = !c.kicked && c.kicks&(1<<(c.reads%64)) != 0; c.kicked {
+		c.sc.pk.mu.Lock()
+		c.sc.pk.want = true
+		c.sc.pk.mu.Unlock()
+		return 0, os.ErrDeadlineExceeded
+	}
+	return c.bytesConn.Read(p[:min(len(p), 1+c.reads%7)])
+}
+
+// readAll reads messages until an error and describes what it read.
+func readAll(c *srvConn, parked func()) []string {
+	var out []string
+	for range 64 {
+		bp, err := c.readMessage()
+		if err == errParkNow {
+			parked()
+			continue
+		}
+		if err != nil {
+			var fe *frameError
+			var ce *closeError
+			switch {
+			case errors.As(err, &fe):
+				out = append(out, fmt.Sprintf("frame error %d", fe.code))
+			case errors.As(err, &ce):
+				out = append(out, fmt.Sprintf("close %d %q", ce.code, ce.reason))
+			default:
+				out = append(out, err.Error())
+			}
+			return out
+		}
+		out = append(out, string(*bp))
+		bufpool.Put(bp)
+	}
+	return out
+}
+
+// FuzzReadFramesKicked reads arbitrary input twice: plainly, and in small
+// pieces with the idle sweeper's kicks at the reads chosen by kicks,
+// parking (the read buffer given back) whenever the reader says it may.
+// Both must read the same messages and end the same way: a kick never
+// loses or reorders a byte, and the reader parks only between frames
+// with nothing buffered.
+func FuzzReadFramesKicked(f *testing.F) {
+	f.Add(frame(finBit|opText, []byte(`[1,"realm1",{}]`)), uint64(0b1011))
+	f.Add(append(frame(opBinary, []byte{1, 2}), append(frame(finBit|opPing, []byte("p")), frame(finBit|opContinuation, []byte{3})...)...), uint64(0xAAAA))
+	f.Add(append(frame(finBit|opText, make([]byte, 700)), frame(finBit|opClose, closePayload(1000, "bye"))...), ^uint64(0)>>1)
+	f.Add(frame(finBit|opText, []byte{0xe2, 0x82}), uint64(0x5555))
+	const limit = 1024
+	f.Fuzz(func(t *testing.T, in []byte, kicks uint64) {
+		ref := &bytesConn{r: bytes.NewReader(in)}
+		want := readAll(newSrvConn(ref, nil, newWire(ref, time.Second), limit), func() { t.Fatal("parked without a kick") })
+
+		kc := &kickConn{bytesConn: bytesConn{r: bytes.NewReader(in)}, kicks: kicks}
+		c := newSrvConn(kc, nil, newWire(kc, time.Second), limit)
+		kc.sc = c
+		c.pk.group = idle.NewGroup(time.Hour) // never started: only canPark matters
+		c.pk.resume = func() {}
+		got := readAll(c, func() {
+			if c.br.Buffered() > 0 || len(c.pre) > 0 {
+				t.Fatal("parked with input buffered")
+			}
+			c.br.Reset(nil)
+			readers.Put(c.br)
+			c.br = nil
+		})
+		if len(got) != len(want) {
+			t.Fatalf("kicked read %d results, plain %d:\n%q\n%q", len(got), len(want), got, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("result %d: kicked %q, plain %q", i, got[i], want[i])
+			}
 		}
 	})
 }

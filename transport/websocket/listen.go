@@ -177,12 +177,12 @@ func (hd *Handler) upgradeConn(c net.Conn, br *bufio.Reader, head []byte) {
 		return
 	}
 	br.Discard(len(head))
-	small := smallReader(c, br)
+	pre := leftover(br)
 	br.Reset(nil)
 	headReaders.Put(br)
 	c.SetDeadline(time.Time{})
 	s, batched, _ := serializer.BySubprotocol(proto)
-	hd.run(c, small, newWire(c, hd.opts.WriteTimeout), s, batched, proto, remote, peerutil.IsTLS(c), peerutil.TLSState(c))
+	hd.run(c, pre, newWire(c, hd.opts.WriteTimeout), s, batched, proto, remote, peerutil.IsTLS(c), peerutil.TLSState(c))
 }
 
 var originHeader = []byte("Origin")

@@ -52,8 +52,13 @@ var (
 // Lock order: peerutil.RecvWatch.mu → peerutil.Lifecycle.mu →
 // transport.Queue.mu; keepaliveMu is a leaf. None is held across I/O.
 type peer struct {
-	c       msgConn
-	netConn net.Conn // the connection under c: deadlines, and a close that never blocks
+	c msgConn
+	// sc is c on the server side (nil on the client side): it may park.
+	sc *srvConn
+	// onFinish, on the server side, runs once the peer is done (after
+	// Done is closed): the handler's bookkeeping for the connection.
+	onFinish func(*peer)
+	netConn  net.Conn // the connection under c: deadlines, and a close that never blocks
 	// wire, on the server side, is where the writer writes the data
 	// frames it built itself, and srvConn its control frames; nil
 	// on the client side, whose frames must be masked: it writes through
@@ -102,23 +107,26 @@ type peer struct {
 var _ transport.Peer = (*peer)(nil)
 
 // newPeer wraps an upgraded connection. w is the wire under c's writes on
-// the server side, nil on the client side.
-func newPeer(c msgConn, netConn net.Conn, w *wire, s serializer.Serializer, batched bool, info transport.Info, opts transport.Options) *peer {
+// the server side, nil on the client side; onFinish (server side, may be
+// nil) runs once the peer is done.
+func newPeer(c msgConn, netConn net.Conn, w *wire, s serializer.Serializer, batched bool, info transport.Info, opts transport.Options, onFinish func(*peer)) *peer {
 	p := &peer{
-		c:       c,
-		netConn: netConn,
-		wire:    w,
-		op:      opBinary,
-		raw:     peerutil.RawConn(netConn),
-		ser:     s,
-		batched: batched,
-		info:    info,
-		opts:    opts,
-		q:       transport.NewQueue(opts.QueueMaxBytes, opts.QueueMaxFrames),
+		c:        c,
+		onFinish: onFinish,
+		netConn:  netConn,
+		wire:     w,
+		op:       opBinary,
+		raw:      peerutil.RawConn(netConn),
+		ser:      s,
+		batched:  batched,
+		info:     info,
+		opts:     opts,
+		q:        transport.NewQueue(opts.QueueMaxBytes, opts.QueueMaxFrames),
 	}
 	if !s.Binary() {
 		p.op = opText
 	}
+	p.sc, _ = c.(*srvConn)
 	p.life.Init()
 	p.watch.Init(p.interrupt)
 	p.active.Store(true)
@@ -178,6 +186,7 @@ func (p *peer) fail(err error) {
 		return
 	}
 	p.q.Close()
+	p.unpark()
 	p.raw.Close()
 	p.kick() // the writer ends the peer
 	var pe *spec.ProtocolError
@@ -206,19 +215,30 @@ func (p *peer) interrupt(err error) {
 // a malformed batch fails the connection. When ctx ends during the read
 // the peer is closed gracefully and Recv returns an error wrapping
 // ctx.Err() once the close handshake is done (within CloseTimeout). The remote end closing returns an error wrapping io.EOF. All
-// errors but decode errors are sticky.
+// errors but decode errors are sticky. A server-side peer whose handler
+// allowed parking (ResumeWith) may also return transport.ErrParked, between
+// messages; see transport.Parker.
 func (p *peer) Recv(ctx context.Context) (spec.Message, error) {
 	if len(p.pending) > 0 {
 		return p.next()
 	}
-	if p.readErr != nil {
-		return nil, p.readErr
+	var err error
+	for {
+		if p.readErr != nil {
+			return nil, p.readErr
+		}
+		if err := p.watch.Watch(ctx); err != nil {
+			return nil, fmt.Errorf("websocket: recv: %w", err)
+		}
+		err = p.read()
+		p.watch.Unwatch()
+		if err != errParkNow {
+			break
+		}
+		if p.sc.park() {
+			return nil, transport.ErrParked
+		}
 	}
-	if err := p.watch.Watch(ctx); err != nil {
-		return nil, fmt.Errorf("websocket: recv: %w", err)
-	}
-	err := p.read()
-	p.watch.Unwatch()
 	if err != nil {
 		p.readErr = p.readFailed(err)
 		return nil, p.readErr
@@ -517,7 +537,10 @@ func (p *peer) closeHandshake(closeBy time.Time) {
 	} else {
 		p.netConn.SetWriteDeadline(closeBy)
 	}
-	t := time.AfterFunc(time.Until(closeBy), func() { p.raw.Close() })
+	t := time.AfterFunc(time.Until(closeBy), func() {
+		p.unpark()
+		p.raw.Close()
+	})
 	defer t.Stop()
 	p.c.closeHandshake(statusNormal, reason, closeBy)
 }
@@ -578,12 +601,16 @@ func (p *peer) finish(graceful bool) {
 		p.pingCancel() // a ping in progress ends now
 	}
 	p.keepaliveMu.Unlock()
+	p.unpark()
 	if !graceful {
 		p.raw.Close()
 	}
 	p.c.closeNow()
 	p.keepaliveWG.Wait()
 	p.life.Finish()
+	if p.onFinish != nil {
+		p.onFinish(p)
+	}
 }
 
 // logEvent logs a rare event of this connection. The peer keeps no logger of

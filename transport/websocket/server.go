@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/transport"
+	"github.com/switchyard/switchyard/transport/idle"
 	"github.com/switchyard/switchyard/transport/internal/peerutil"
 )
 
@@ -44,6 +44,13 @@ type ServerOptions struct {
 	// upgrades (a console page, an HTTP API) on the same port. nil answers
 	// them with 426 Upgrade Required.
 	Fallback http.Handler
+	// ParkIdle is the idle sweep period: a connection (over a plain TCP or
+	// Unix socket, not TLS) that receives nothing for between one and two
+	// periods gives back its reader goroutine and read buffer until input
+	// arrives (see package transport/idle). 0 means idle.DefaultPeriod
+	// (1 s); negative disables parking. Linux only; elsewhere connections
+	// keep their readers.
+	ParkIdle time.Duration
 }
 
 // Handler is the http.Handler that upgrades WAMP WebSocket connections
@@ -61,6 +68,9 @@ type Handler struct {
 
 	baseCtx context.Context
 	cancel  context.CancelFunc
+
+	// parking parks the readers of idle connections; nil when disabled.
+	parking *idle.Group
 
 	mu       sync.Mutex // Protects the fields below.
 	peers    map[*peer]struct{}
@@ -92,6 +102,9 @@ func NewHandler(h transport.Handler, opts ServerOptions) *Handler {
 	}
 	hd.listing = strings.Join(hd.protocols, ", ")
 	hd.baseCtx, hd.cancel = context.WithCancel(context.Background())
+	if opts.ParkIdle >= 0 && idle.Supported() {
+		hd.parking = idle.NewGroup(opts.ParkIdle)
+	}
 	return hd
 }
 
@@ -171,11 +184,11 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// session sets its own.
 	c.SetDeadline(time.Time{})
 	// net/http may have read past the request (frames the client sent
-	// right after it): those bytes go in front of a small reader that
+	// right after it): those bytes are read first, by a small reader that
 	// replaces net/http's 4 KiB one, which an idle session would keep.
-	br := smallReader(c, brw.Reader)
+	pre := leftover(brw.Reader)
 	tlsOn := r.TLS != nil || peerutil.IsTLS(c)
-	hd.upgraded(c, br, key, proto, r.RemoteAddr, tlsOn, tlsState(r, c))
+	hd.upgraded(c, pre, key, proto, r.RemoteAddr, tlsOn, tlsState(r, c))
 }
 
 // admit counts a connection about to become a session, within the
@@ -209,8 +222,8 @@ func (hd *Handler) release(remote string) {
 }
 
 // upgraded answers an admitted upgrade request (101) on c and runs the
-// session. br reads c, and may hold bytes read past the request.
-func (hd *Handler) upgraded(c net.Conn, br *bufio.Reader, key, proto, remote string, tlsOn bool, state *tls.ConnectionState) {
+// session. pre holds the bytes read past the request.
+func (hd *Handler) upgraded(c net.Conn, pre []byte, key, proto, remote string, tlsOn bool, state *tls.ConnectionState) {
 	s, batched, _ := serializer.BySubprotocol(proto)
 	wr := newWire(c, hd.opts.WriteTimeout)
 	var resp [256]byte
@@ -220,7 +233,7 @@ func (hd *Handler) upgraded(c net.Conn, br *bufio.Reader, key, proto, remote str
 		hd.release(remote)
 		return
 	}
-	hd.run(c, br, wr, s, batched, proto, remote, tlsOn, state)
+	hd.run(c, pre, wr, s, batched, proto, remote, tlsOn, state)
 }
 
 // run serves the session of an upgraded connection on a goroutine of its
@@ -229,7 +242,10 @@ func (hd *Handler) upgraded(c net.Conn, br *bufio.Reader, key, proto, remote str
 // the request) returns instead of staying with every idle connection.
 // The goroutine keeps only the remote address of the request, not the
 // request itself (headers, URL, context: over 2 KB).
-func (hd *Handler) run(c net.Conn, br *bufio.Reader, wr *wire, s serializer.Serializer, batched bool, proto, remote string, tlsOn bool, state *tls.ConnectionState) {
+//
+// If the handler parks the session's reader (transport.Parker), the
+// goroutine ends there; the peer's end does the bookkeeping (onFinish).
+func (hd *Handler) run(c net.Conn, pre []byte, wr *wire, s serializer.Serializer, batched bool, proto, remote string, tlsOn bool, state *tls.ConnectionState) {
 	info := transport.Info{
 		Transport:  "websocket",
 		Protocol:   proto,
@@ -239,19 +255,33 @@ func (hd *Handler) run(c net.Conn, br *bufio.Reader, wr *wire, s serializer.Seri
 		MaxRecv:    hd.opts.MaxMessageSize,
 		MaxSend:    hd.opts.MaxMessageSize,
 	}
-	sc := newSrvConn(c, br, wr, hd.opts.MaxMessageSize)
-	p := newPeer(sc, c, wr, s, batched, info, hd.opts.Options)
+	sc := newSrvConn(c, pre, wr, hd.opts.MaxMessageSize)
+	if hd.parking != nil && !tlsOn && parkable(c) {
+		sc.initPark(hd.parking)
+	}
+	p := newPeer(sc, c, wr, s, batched, info, hd.opts.Options, func(p *peer) {
+		if sc.canPark() {
+			hd.parking.Forget(sc)
+		}
+		hd.remove(p)
+		hd.release(remote)
+	})
 	p.rawPayloads = true // a router reads what a server receives
 	if !hd.add(p) {
 		p.fail(errServerClosed)
 		<-p.Done()
-		hd.release(remote)
 		return
 	}
+	if sc.canPark() {
+		hd.parking.Watch(sc)
+	}
 	go func() {
-		defer hd.release(remote)
-		defer hd.remove(p)
 		hd.h.ServePeer(hd.baseCtx, p)
+		if sc.pk.handedOff.Load() {
+			// The reader parked: the handler resumes it later and closes
+			// the peer.
+			return
+		}
 		p.Close("session ended")
 		<-p.Done()
 	}()
@@ -309,10 +339,12 @@ func (hd *Handler) Shutdown(ctx context.Context) error {
 	idle := hd.idle
 	hd.mu.Unlock()
 	if idle == nil {
+		hd.stopParking()
 		return nil
 	}
 	select {
 	case <-idle:
+		hd.stopParking()
 		return nil
 	case <-ctx.Done():
 		hd.Close()
@@ -330,24 +362,41 @@ func (hd *Handler) Close() error {
 		p.fail(errServerClosed)
 	}
 	hd.mu.Unlock()
+	hd.stopParking()
 	return nil
 }
 
-// smallReader is a reader of c of readBufferSize bytes holding first
-// what old had buffered: an idle session keeps its reader, and larger
-// frames bypass a bufio buffer anyway.
-func smallReader(c net.Conn, old *bufio.Reader) *bufio.Reader {
-	n := old.Buffered()
-	if n == 0 {
-		return bufio.NewReaderSize(c, readBufferSize)
+// Parked returns how many of the handler's connections are parked now
+// (hold no reader goroutine).
+func (hd *Handler) Parked() int {
+	if hd.parking == nil {
+		return 0
 	}
-	buffered, _ := old.Peek(n)
-	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(buffered)), c), max(readBufferSize, n))
-	br.Peek(n) // move the read-ahead into br's own buffer
-	return br
+	return hd.parking.Parked()
 }
 
-// readBufferSize is the read buffer an upgraded connection keeps.
+// stopParking ends the idle sweeper and poller; every parked connection
+// has been woken by then (a peer unparks before it closes).
+func (hd *Handler) stopParking() {
+	if hd.parking != nil {
+		hd.parking.Close()
+	}
+}
+
+// leftover returns a copy of what old has buffered past the request (nil
+// if nothing): the session reads it first, through its own small reader.
+func leftover(old *bufio.Reader) []byte {
+	n := old.Buffered()
+	if n == 0 {
+		return nil
+	}
+	buffered, _ := old.Peek(n)
+	return bytes.Clone(buffered)
+}
+
+// readBufferSize is the read buffer an upgraded connection holds while its
+// reader runs (pooled; a parked connection holds none). Larger frames
+// bypass it.
 const readBufferSize = 512
 
 // headerHasToken reports whether a comma-separated header contains token

@@ -92,10 +92,19 @@ const (
 // closeRecv are how it tells the keepalive and the close handshake what it
 // saw.
 type srvConn struct {
-	nc    net.Conn
+	nc net.Conn
+	// pre holds bytes read past the upgrade request (frames the client
+	// sent at once): Read returns them before reading nc.
+	pre []byte
+	// br reads through Read, off the pool; nil while parked.
 	br    *bufio.Reader
 	w     *wire
 	limit int // the largest message accepted
+	// atRest is set while the reader waits for the first byte of a frame
+	// with no message half read and nothing buffered: the one place it may
+	// park (see park.go).
+	atRest bool
+	pk     parkState
 
 	hdr [maxClientFrameHeader]byte
 	ctl [gws.MaxControlFramePayloadSize + 2]byte // a control frame's payload, and an answer's header
@@ -110,15 +119,75 @@ type srvConn struct {
 // bytes, a 64-bit length and the 4-byte mask.
 const maxClientFrameHeader = 14
 
-func newSrvConn(nc net.Conn, br *bufio.Reader, w *wire, limit int) *srvConn {
-	return &srvConn{
+// newSrvConn reads the frames of nc, after pre (the bytes read past the
+// upgrade request, if any).
+func newSrvConn(nc net.Conn, pre []byte, w *wire, limit int) *srvConn {
+	c := &srvConn{
 		nc:        nc,
-		br:        br,
+		pre:       pre,
 		w:         w,
 		limit:     limit,
 		pongs:     make(chan struct{}, 1),
 		closeRecv: make(chan struct{}),
 	}
+	c.pk.seen.Store(true)
+	c.takeReader()
+	return c
+}
+
+// takeReader gives the reader a pooled read buffer.
+func (c *srvConn) takeReader() {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(c)
+	c.br = br
+}
+
+// Read is what br reads: first pre, then the connection. A read cut short
+// by the idle sweeper's kick (see park.go) reads on, unless the reader is
+// at rest and may park: then it returns errParkNow.
+func (c *srvConn) Read(b []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(b, c.pre)
+		c.pre = c.pre[n:]
+		if len(c.pre) == 0 {
+			c.pre = nil
+		}
+		return n, nil
+	}
+	for {
+		n, err := c.nc.Read(b)
+		if err == nil || !c.canPark() || !isDeadline(err) {
+			return n, err
+		}
+		switch c.kicked() {
+		case kickRetry:
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		case kickPark:
+			if n > 0 {
+				return n, nil
+			}
+			return 0, errParkNow
+		}
+		return n, err
+	}
+}
+
+// awaitFrame waits for the first byte of the next frame, between frames:
+// the reader's place of rest, where a kick may park it.
+func (c *srvConn) awaitFrame() error {
+	if c.br == nil {
+		c.takeReader() // resumed after a park
+	}
+	if c.br.Buffered() > 0 {
+		return nil
+	}
+	c.atRest = true
+	_, err := c.br.Peek(1)
+	c.atRest = false
+	return err
 }
 
 // frameHeader is a parsed client frame header.
@@ -194,6 +263,9 @@ func unexpected(err error) error {
 // frame with the status RFC 6455 gives it, and a *frameError.
 func (c *srvConn) readMessage() (*[]byte, error) {
 	bp, err := c.readData()
+	if err == errParkNow {
+		return nil, err // at rest: nothing was read
+	}
 	if err != nil {
 		if bp != nil {
 			bufpool.Put(bp)
@@ -212,12 +284,20 @@ func (c *srvConn) readData() (*[]byte, error) {
 	var bp *[]byte
 	var text bool
 	for {
+		if bp == nil {
+			if err := c.awaitFrame(); err != nil {
+				return nil, err
+			}
+		}
 		h, err := c.readHeader()
 		if err != nil {
 			if bp != nil {
 				err = unexpected(err)
 			}
 			return bp, err
+		}
+		if !c.pk.seen.Load() {
+			c.pk.seen.Store(true)
 		}
 		if h.rsv != 0 {
 			// No extension is ever negotiated (permessage-deflate is declined).
