@@ -144,13 +144,19 @@ var _ router.ClusterLink = (*link)(nil)
 // commit also gets a link: it does not displace the live realm's, and a
 // realm that takes a subscriber claims the name (AddInterest).
 func (n *Node) Link(realm *router.Realm) router.ClusterLink {
-	l := &link{n: n, realm: realm, name: string(realm.Name())}
+	return &link{n: n, realm: realm, name: string(realm.Name())}
+}
+
+// Attach makes the realm known to the node's handlers of other nodes'
+// messages; see router.ClusterLink. Before it, the router is still wiring
+// the realm (its dealer's cluster state), which those handlers read.
+func (l *link) Attach() {
+	n := l.n
 	n.mu.Lock()
-	if n.realms[realm.Name()] == nil {
-		n.realms[realm.Name()] = l
+	if n.realms[spec.URI(l.name)] == nil {
+		n.realms[spec.URI(l.name)] = l
 	}
 	n.mu.Unlock()
-	return l
 }
 
 func (l *link) AddInterest(match string, topic spec.URI) {

@@ -12,7 +12,9 @@ import (
 // Cluster links a router's realms to the other nodes of a cluster.
 type Cluster interface {
 	// Link returns the cluster link of a realm the router creates. It is
-	// called once per realm, before the realm takes any session.
+	// called once per realm, before the realm takes any session. The link
+	// hands nothing from other nodes to the realm until Attach: the router
+	// wires the realm to the link in between.
 	Link(realm *Realm) ClusterLink
 }
 
@@ -23,6 +25,10 @@ type Cluster interface {
 // into the realm; Publish is called on the publisher's reader goroutine, in
 // publication order, and must not block either.
 type ClusterLink interface {
+	// Attach starts handing the other nodes' messages for the realm to
+	// it. The router calls it once, after it has wired the realm to the
+	// link, so that no message finds the realm half built.
+	Attach()
 	// AddInterest counts one more local subscriber of topic under match.
 	// When the node gains an interest it had not, AddInterest returns once
 	// the other nodes know of it (or a bound passes), so that a publication

@@ -65,6 +65,7 @@ func newRealmWith(r *Router, rc RealmConfig, listeners map[string]*auth.Listener
 		if rpc, ok := realm.cluster.(ClusterRPC); ok {
 			realm.dealer.cluster = newClusterState(rpc)
 		}
+		realm.cluster.Attach()
 	}
 	return realm, nil
 }
