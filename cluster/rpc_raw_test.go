@@ -13,8 +13,9 @@ import (
 // rawPeer is a hand-driven WAMP session, for features the Go client does
 // not speak (progressive call invocations) and exact message checks.
 type rawPeer struct {
-	t *testing.T
-	p transport.Peer
+	t  *testing.T
+	p  transport.Peer
+	id spec.ID // from WELCOME
 }
 
 func (tn *testNode) rawJoin(roles spec.Dict) *rawPeer {
@@ -28,9 +29,11 @@ func (tn *testNode) rawJoin(roles spec.Dict) *rawPeer {
 	tn.t.Cleanup(func() { clientEnd.Close("test over") })
 	rp := &rawPeer{t: tn.t, p: clientEnd}
 	rp.send(&spec.Hello{Realm: "realm1", Details: spec.Dict{"roles": roles}})
-	if _, ok := rp.recv().(*spec.Welcome); !ok {
+	w, ok := rp.recv().(*spec.Welcome)
+	if !ok {
 		tn.t.Fatal("no WELCOME")
 	}
+	rp.id = w.Session
 	return rp
 }
 

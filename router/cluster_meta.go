@@ -9,11 +9,12 @@ import (
 
 // The meta procedures across a cluster. On a clustered realm, the session
 // kill procedures and the subscription and registration meta procedures
-// answer for every node: the caller's node runs the procedure on its own
-// sessions, subscriptions or registrations, asks the other nodes to run
-// the same procedure on theirs (ClusterMeta.RemoteMeta), and merges the
-// answers as one node holding everything would have given them. Authorization is the caller's node's:
-// the other nodes run only what it already allowed.
+// (remove_callee and remove_subscriber included) answer for every node:
+// the caller's node runs the procedure on its own sessions, subscriptions
+// or registrations, asks the other nodes to run the same procedure on
+// theirs (ClusterMeta.RemoteMeta), and merges the answers as one node
+// holding everything would have given them. Authorization is the caller's
+// node's: the other nodes run only what it already allowed.
 //
 // A subscription has one ID cluster-wide: every node derives it from the
 // realm, match policy and topic (ClusterMeta.SubscriptionID), so
@@ -73,6 +74,8 @@ var clusterMetaProcedures = map[spec.URI]metaProcedure{
 	"wamp.registration.get":               mergeFound(metaRegistrationGet, spec.ErrNoSuchRegistration, mergeEarliest),
 	"wamp.registration.list_callees":      mergeFound(metaRegistrationListCallees, spec.ErrNoSuchRegistration, mergeIDLists),
 	"wamp.registration.count_callees":     mergeFound(metaRegistrationCountCallees, spec.ErrNoSuchRegistration, mergeCounts),
+	"wamp.registration.remove_callee":     clusterRevocation(removeCallee),
+	"wamp.subscription.remove_subscriber": clusterRevocation(removeSubscriber),
 }
 
 // clusterMetaParts are the procedures whose part on each node answers more
@@ -136,6 +139,42 @@ func clusterKill(realm *Realm, caller *session, m *spec.Call) (spec.List, spec.D
 		}
 	}
 	return nil, nil, err
+}
+
+// clusterRevocation is remove_callee or remove_subscriber: the session
+// holding the registration or subscription may be on any node, so when it
+// is not removed here the other nodes are asked.
+func clusterRevocation(rv revocation) metaProcedure {
+	return func(realm *Realm, caller *session, m *spec.Call) (spec.List, spec.Dict, *metaError) {
+		args, kwargs, err := rv.call(realm, caller, m)
+		if err == nil || (err.uri != rv.noSuch && err.uri != spec.ErrNoSuchSession) {
+			return args, kwargs, err
+		}
+		id, _ := argID(m, 0)
+		sid, _ := argID(m, 1)
+		heldHere := err.uri == spec.ErrNoSuchSession
+		return nil, nil, mergeRevocation(rv, id, sid, heldHere, realm.cluster.RemoteMeta(m))
+	}
+}
+
+// mergeRevocation decides a revocation from the other nodes' answers: done
+// if one node removed the session; no_such_session if some node has the
+// registration or subscription but not that session on it; otherwise no
+// node has it.
+func mergeRevocation(rv revocation, id, sid spec.ID, heldHere bool, answers []MetaAnswer) *metaError {
+	exists := heldHere
+	for _, a := range answers {
+		switch a.Error {
+		case "":
+			return nil
+		case spec.ErrNoSuchSession:
+			exists = true
+		}
+	}
+	if exists {
+		return rv.notHeld(id, sid)
+	}
+	return rv.noEntry(id)
 }
 
 // mergeAll runs proc here and on every other node and merges all the

@@ -530,8 +530,18 @@ func (d *dealer) spread(rr *remoteReg, n int) int {
 // node waits before it answers a timed call itself.
 const remoteTimeoutGrace = time.Second
 
+// errNoCalleeHere is a node's answer to a CALL routed to it after its last
+// callee of the procedure left, before the caller's node heard so. The
+// caller's node routes the call again (at most maxBounces times): no
+// callee saw it, so it is not invoked twice. It never reaches a client.
+const errNoCalleeHere spec.URI = "switchyard.cluster.no_callee_here"
+
+// maxBounces bounds how often a call is routed again, for claims that stay
+// stale; then the caller gets wamp.error.no_such_procedure.
+const maxBounces = 3
+
 // callRemote sends a CALL to the node of its callee.
-func (d *dealer) callRemote(s *session, m *spec.Call, node string, disclose bool, progressive bool, start time.Time) {
+func (d *dealer) callRemote(s *session, m *spec.Call, node string, disclose bool, progressive bool, start time.Time, bounces int) {
 	cs := d.cluster
 	cs.mu.Lock()
 	cs.next++
@@ -544,6 +554,11 @@ func (d *dealer) callRemote(s *session, m *spec.Call, node string, disclose bool
 		receiveProgress: optBool(m.Options, spec.OptReceiveProgress, false),
 		streaming:       progressive,
 		start:           start,
+		disclose:        disclose,
+		bounces:         bounces,
+	}
+	if !progressive {
+		c.resend = m
 	}
 	cs.outgoing[key] = c
 	cs.mu.Unlock()
@@ -594,7 +609,7 @@ func (realm *Realm) HandleRemoteCall(from string, rc *RemoteCall) {
 	reg, callee := d.route(rc.Procedure)
 	switch {
 	case callee == nil:
-		fail(spec.ErrNoSuchProcedure, "no callee registered for "+string(rc.Procedure))
+		fail(errNoCalleeHere, "no callee registered for "+string(rc.Procedure)+" on this node")
 		return
 	case progressive && !(callee.features.has(calleeProgressiveInvocations | calleeCanceling)):
 		fail(spec.ErrFeatureNotSupported, "the callee does not support progressive call invocations")
@@ -661,6 +676,10 @@ func (realm *Realm) HandleRemoteReply(r *RemoteReply) {
 		}
 		return
 	}
+	if r.Error == errNoCalleeHere {
+		d.bounced(c)
+		return
+	}
 	if !d.finish(c) {
 		return
 	}
@@ -669,6 +688,28 @@ func (realm *Realm) HandleRemoteReply(r *RemoteReply) {
 		return
 	}
 	c.caller.send(&spec.Error{RequestType: spec.TypeCall, Request: c.callerReq, Details: r.Details, Error: r.Error, Arguments: r.Arguments, ArgumentsKw: r.ArgumentsKw, Raw: r.Raw})
+}
+
+// bounced routes again a call whose callee's node had no callee left for
+// it: to the callees the cluster has now, or, when none is left or the
+// claims stay stale, to wamp.error.no_such_procedure as on one node.
+func (d *dealer) bounced(c *call) {
+	if !d.release(c) {
+		return // answered already (canceled, timed out, or its caller left)
+	}
+	s, m := c.caller, c.resend
+	s.mu.Lock()
+	left := s.left
+	s.mu.Unlock()
+	switch {
+	case left:
+		return
+	case m == nil || c.bounces+1 >= maxBounces:
+		d.realm.stats.calls.observe(time.Since(c.start))
+		s.sendError(spec.TypeCall, c.callerReq, spec.ErrNoSuchProcedure, "no callee left for the call")
+		return
+	}
+	d.dispatch(s, m, c.disclose, false, c.start, c.bounces+1)
 }
 
 // HandleRemoteCancel applies a caller's CANCEL, forwarded by its node, to

@@ -84,8 +84,14 @@ type call struct {
 	// remoteNode: the callee is on that node (callee is nil, invReq is the
 	// call's key there). origin: the caller is on another node (caller is
 	// nil, callerReq is the call's key).
-	remoteNode      string
-	origin          *remoteOrigin
+	remoteNode string
+	origin     *remoteOrigin
+	// resend is the CALL sent to remoteNode, kept (unless progressive) so
+	// that it can go to another callee if that node has none left; bounces
+	// counts the nodes that had none.
+	resend          *spec.Call
+	disclose        bool
+	bounces         int
 	receiveProgress bool
 	timeout         time.Duration
 	start           time.Time // for the call duration histogram
@@ -265,30 +271,38 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 	if spec.IsReservedURI(m.Procedure) && d.callMeta(s, m) {
 		return true
 	}
+	disclose := decision.Disclose || optBool(m.Options, spec.OptDiscloseMe, false)
+	d.dispatch(s, m, disclose, progressive, start, 0)
+	return true
+}
+
+// dispatch hands an allowed CALL to its callee, here or on another node.
+// bounces counts the nodes that already answered they had no callee left
+// for it (see HandleRemoteReply).
+func (d *dealer) dispatch(s *session, m *spec.Call, disclose, progressive bool, start time.Time, bounces int) {
 	var reg *registration
 	var callee *session
 	if d.cluster != nil {
 		var node string
 		reg, callee, node = d.routeCluster(m.Procedure)
 		if node != "" {
-			disclose := decision.Disclose || optBool(m.Options, spec.OptDiscloseMe, false)
-			d.callRemote(s, m, node, disclose, progressive, start)
-			return true
+			d.callRemote(s, m, node, disclose, progressive, start, bounces)
+			return
 		}
 	} else {
 		reg, callee = d.route(m.Procedure)
 	}
 	if callee == nil {
 		s.sendError(spec.TypeCall, m.Request, spec.ErrNoSuchProcedure, "no callee registered for "+string(m.Procedure))
-		return true
+		return
 	}
 	switch {
 	case progressive && !(callee.features.has(calleeProgressiveInvocations | calleeCanceling)):
 		s.sendError(spec.TypeCall, m.Request, spec.ErrFeatureNotSupported, "the callee does not support progressive call invocations")
-		return true
+		return
 	case hasPassthru(m.Options) && !callee.features.has(calleePassthru):
 		s.sendError(spec.TypeCall, m.Request, spec.ErrFeatureNotSupported, "the callee does not support payload passthru mode")
-		return true
+		return
 	}
 	c := &call{
 		caller:          s,
@@ -300,7 +314,6 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 		streaming:       progressive,
 		start:           start,
 	}
-	disclose := decision.Disclose || optBool(m.Options, spec.OptDiscloseMe, false)
 	details := d.invocationDetails(c, reg, m.Procedure, m.Options, progressive, disclose, s.id, s.AuthID, s.AuthRole)
 
 	s.mu.Lock()
@@ -322,7 +335,7 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 	callee.mu.Unlock()
 	if gone {
 		d.fail(c, spec.ErrCanceled, "the callee left")
-		return true
+		return
 	}
 	d.armTimeout(c)
 	d.invoke(c, &spec.Invocation{
@@ -333,7 +346,6 @@ func (d *dealer) call(s *session, m *spec.Call) bool {
 		ArgumentsKw:  m.ArgumentsKw,
 		Raw:          m.Raw,
 	})
-	return true
 }
 
 // invocationDetails builds an INVOCATION's details for call c (and sets
@@ -466,6 +478,16 @@ func copyPassthru(dst, src spec.Dict) {
 // finish marks c complete and unlinks it from both sessions. Only the first
 // caller of finish gets true and answers the caller.
 func (d *dealer) finish(c *call) bool {
+	if !d.release(c) {
+		return false
+	}
+	d.realm.stats.calls.observe(time.Since(c.start))
+	return true
+}
+
+// release is finish without the call's end being counted: a call bounced
+// by a node without callees goes on as a new call.
+func (d *dealer) release(c *call) bool {
 	if !c.done.CompareAndSwap(false, true) {
 		return false
 	}
@@ -492,7 +514,6 @@ func (d *dealer) finish(c *call) bool {
 	c.mu.Unlock()
 	d.realm.router.stats.CallsInFlight.Add(-1)
 	d.realm.stats.inFlight.Add(-1)
-	d.realm.stats.calls.observe(time.Since(c.start))
 	return true
 }
 

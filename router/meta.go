@@ -612,10 +612,10 @@ func (rv revocation) call(realm *Realm, _ *session, m *spec.Call) (spec.List, sp
 	}
 	exists, s, meta := rv.remove(realm, id, sid)
 	if !exists {
-		return nil, nil, errMeta(rv.noSuch, "no "+rv.kind+" "+idString(id))
+		return nil, nil, rv.noEntry(id)
 	}
 	if s == nil {
-		return nil, nil, errMeta(spec.ErrNoSuchSession, "session "+idString(sid)+" does not hold "+rv.kind+" "+idString(id))
+		return nil, nil, rv.notHeld(id, sid)
 	}
 	if s.features.has(rv.feature) {
 		details := spec.Dict{rv.kind: int64(id)}
@@ -626,6 +626,17 @@ func (rv revocation) call(realm *Realm, _ *session, m *spec.Call) (spec.List, sp
 	}
 	realm.emit(meta)
 	return nil, nil, nil
+}
+
+// noEntry is the error for a registration or subscription no node has.
+func (rv revocation) noEntry(id spec.ID) *metaError {
+	return errMeta(rv.noSuch, "no "+rv.kind+" "+idString(id))
+}
+
+// notHeld is the error for a session that does not hold the registration
+// or subscription.
+func (rv revocation) notHeld(id, sid spec.ID) *metaError {
+	return errMeta(spec.ErrNoSuchSession, "session "+idString(sid)+" does not hold "+rv.kind+" "+idString(id))
 }
 
 var (
