@@ -158,6 +158,20 @@ func waitMesh(t *testing.T, nodes []*testNode) {
 // join opens a session on this node.
 func (tn *testNode) join(ser serializer.Serializer) *client.Client {
 	tn.t.Helper()
+	c, err := tn.joinWith(ser, client.Config{})
+	if err != nil {
+		tn.t.Fatalf("join %s: %v", tn.name, err)
+	}
+	return c
+}
+
+// joinWith opens a session on this node with cfg (realm1 unless it names
+// another), returning the error of a refused join.
+func (tn *testNode) joinWith(ser serializer.Serializer, cfg client.Config) (*client.Client, error) {
+	tn.t.Helper()
+	if cfg.Realm == "" {
+		cfg.Realm = "realm1"
+	}
 	clientEnd, serverEnd := transport.Pipe(ser, transport.Options{})
 	tn.wg.Add(1)
 	go func() {
@@ -166,9 +180,10 @@ func (tn *testNode) join(ser serializer.Serializer) *client.Client {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := client.Join(ctx, clientEnd, client.Config{Realm: "realm1"})
+	c, err := client.Join(ctx, clientEnd, cfg)
 	if err != nil {
-		tn.t.Fatalf("join %s: %v", tn.name, err)
+		clientEnd.Close("join refused")
+		return nil, err
 	}
 	tn.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -176,7 +191,7 @@ func (tn *testNode) join(ser serializer.Serializer) *client.Client {
 		c.Close(ctx)
 		clientEnd.Close("test over")
 	})
-	return c
+	return c, nil
 }
 
 // inbox collects the events of one subscription.
