@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/serializer"
@@ -193,4 +194,40 @@ func TestCarriedPayload(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzDecodeKept(f *testing.F) {
+	seed, err := encodeKept("realm1", &router.KeptEvent{
+		RemoteEvent: router.RemoteEvent{Publication: 7, Topic: "a.b", Options: spec.Dict{"retain": true}, Arguments: spec.List{"x"}, Publisher: 9},
+		Retained:    true, History: true, When: time.Unix(1700000000, 5),
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	plain, err := encodeEvent("realm1", &router.RemoteEvent{Publication: 7, Topic: "a.b", Options: spec.Dict{}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(plain) // an event without the kept flags
+	f.Fuzz(func(t *testing.T, b []byte) {
+		realm, k, err := decodeKept(b)
+		if err != nil {
+			return
+		}
+		if realm == "" {
+			t.Fatal("decoded a kept event without realm")
+		}
+		if _, ok := k.Options[keyKept]; ok {
+			t.Fatal("the kept flags stayed in the options")
+		}
+		again, err := encodeKept(realm, k)
+		if err != nil {
+			return // values the decoder accepts but MessagePack cannot carry back are not a fault here
+		}
+		_, k2, err := decodeKept(again)
+		if err != nil || k2.Retained != k.Retained || k2.History != k.History || !k2.When.Equal(k.When) {
+			t.Fatalf("kept event does not survive a round trip: %+v, %v", k2, err)
+		}
+	})
 }

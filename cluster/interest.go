@@ -156,7 +156,14 @@ func (l *link) Attach() {
 	if n.realms[spec.URI(l.name)] == nil {
 		n.realms[spec.URI(l.name)] = l
 	}
+	peers := make([]string, 0, len(n.peers))
+	for tok := range n.peers {
+		peers = append(peers, tok)
+	}
 	n.mu.Unlock()
+	for _, tok := range peers {
+		n.requestKept(tok, l.name) // kept.go
+	}
 }
 
 func (l *link) AddInterest(match string, topic spec.URI) {

@@ -56,6 +56,8 @@ func (n *Node) subscribe() error {
 	}{
 		{n.subj.control, n.onControl},
 		{n.subj.snap, n.onSnapshotRequest},
+		{n.subj.kept, n.onKeptRequest},
+		{n.subj.keptIn, n.onKeptReply},
 		{n.subj.ack, n.onAck},
 		{n.subj.events, n.onEvent},
 		{n.subj.metaOf(n.token), n.onMetaRequest},
@@ -253,10 +255,15 @@ func (n *Node) fetchSnapshot(token, name string) bool {
 			n.sessionsLost(old)
 		}
 	}()
-	installed := false
+	installed, isNew := false, false
 	defer func() {
 		if installed {
 			n.installRegistrations(token, snap.Regs)
+		}
+		if isNew {
+			for _, realm := range n.realmNames() {
+				n.requestKept(token, realm)
+			}
 		}
 	}()
 	n.mu.Lock()
@@ -276,6 +283,7 @@ func (n *Node) fetchSnapshot(token, name string) bool {
 			}
 		}
 		n.log.Info("cluster: node joined", "peer", snap.Name)
+		isNew = true
 	}
 	p = &peer{name: snap.Name, token: token, events: n.subj.eventsOf(token), seq: snap.Seq, lastSeen: time.Now(),
 		interest: make(map[string]*interestSet), sessions: make(map[string]map[spec.ID]router.RemoteSession)}

@@ -120,6 +120,9 @@ type Node struct {
 	seq     uint64 // of this node's interest changes
 	waiters map[uint64]*ackWaiter
 	pending map[interestKey]*pendingDelete // on_deletes kept (submeta.go)
+	// keptDue: requests for other nodes' retained events and history
+	// (kept.go) not yet answered, by node token and realm, and when asked.
+	keptDue map[keptKey]time.Time
 	closed  bool
 
 	stop chan struct{}
@@ -148,6 +151,7 @@ func Start(opts Options) (*Node, error) {
 		local:   make(map[interestKey]*localInterest),
 		waiters: make(map[uint64]*ackWaiter),
 		pending: make(map[interestKey]*pendingDelete),
+		keptDue: make(map[keptKey]time.Time),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -323,6 +327,9 @@ func (n *Node) Ready() error {
 	if time.Since(n.started) < n.opts.HeartbeatInterval*3/2 {
 		return errors.New("cluster: still discovering the other nodes")
 	}
+	if n.fetchingKept() {
+		return errors.New("cluster: still fetching retained events and history from the other nodes")
+	}
 	return nil
 }
 
@@ -368,6 +375,8 @@ func newToken() string {
 type subjects struct {
 	control string // heartbeats, interest changes, goodbyes: every node
 	snap    string // this node's interest snapshot, on request
+	kept    string // this node's retained events and history, on request
+	keptIn  string // other nodes' answers to this node's kept requests
 	ack     string // acknowledgements of this node's interest changes
 	events  string // publications for this node's subscribers
 	prefix  string
@@ -378,10 +387,13 @@ func newSubjects(prefix, token string) subjects {
 		prefix:  prefix,
 		control: prefix + ".ctl",
 		snap:    prefix + ".snap." + token,
+		kept:    prefix + ".kept." + token,
+		keptIn:  prefix + ".keptin." + token,
 		ack:     prefix + ".ack." + token,
 		events:  prefix + ".ev." + token,
 	}
 }
 
 func (s subjects) snapOf(token string) string   { return s.prefix + ".snap." + token }
+func (s subjects) keptOf(token string) string   { return s.prefix + ".kept." + token }
 func (s subjects) eventsOf(token string) string { return s.prefix + ".ev." + token }
