@@ -153,8 +153,8 @@ func checkCarried(t *testing.T, opts spec.Dict, args spec.List, kwargs spec.Dict
 }
 
 // A carried payload comes back raw when a scanner vouches for it, as
-// values when only the eager decoder accepts it (CBOR has no scanner), and
-// not at all when it is malformed: unchecked bytes never reach a frame.
+// values when only the eager decoder accepts it (a CBOR tag), and not at
+// all when it is malformed: unchecked bytes never reach a frame.
 func TestCarriedPayload(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -164,7 +164,8 @@ func TestCarriedPayload(t *testing.T) {
 	}{
 		{"msgpack", spec.Raw{Format: "msgpack", N: 2, Bytes: []byte{0x91, 0xca, 0x3f, 0xc0, 0x00, 0x00, 0x81, 0xa1, 'k', 0x01}}, true, true},
 		{"json", spec.Raw{Format: "json", N: 2, Bytes: []byte(`[1.50] , {"k": 1}`)}, true, true},
-		{"cbor", spec.Raw{Format: "cbor", N: 1, Bytes: []byte{0x82, 0x01, 0x61, 'x'}}, true, false},
+		{"cbor", spec.Raw{Format: "cbor", N: 1, Bytes: []byte{0x82, 0x01, 0x61, 'x'}}, true, true},
+		{"cbor with a tag", spec.Raw{Format: "cbor", N: 1, Bytes: []byte{0x81, 0xc2, 0x41, 0x01}}, true, false},
 		{"truncated", spec.Raw{Format: "msgpack", N: 1, Bytes: []byte{0x92, 0x01}}, false, false},
 		{"trailing bytes", spec.Raw{Format: "msgpack", N: 1, Bytes: []byte{0x91, 0x01, 0x01}}, false, false},
 		{"kwargs not a dict", spec.Raw{Format: "json", N: 2, Bytes: []byte(`[1], [2]`)}, false, false},

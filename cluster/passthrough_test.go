@@ -425,3 +425,88 @@ func BenchmarkReceiveEvent(b *testing.B) {
 		})
 	}
 }
+
+// A CBOR payload that any decode and re-encode alters: a half float (the
+// encoder writes float64), an integer in a longer form than it needs, and
+// a map whose keys are not in the encoder's sorted order.
+var (
+	cborArgs   = []byte{0x83, 0xf9, 0x3e, 0x00, 0x18, 0x05, 0x62, 'h', 'i'}
+	cborKwargs = []byte{0xa2, 0x61, 'z', 0x01, 0x61, 'a', 0x82, 0xf5, 0xf6}
+	cborValues = spec.List{1.5, int64(5), "hi"}
+	cborKw     = spec.Dict{"z": int64(1), "a": spec.List{true, nil}}
+)
+
+// cborUint is the CBOR head of an unsigned integer.
+func cborUint(n uint64) []byte {
+	switch {
+	case n < 24:
+		return []byte{byte(n)}
+	case n < 1<<8:
+		return []byte{0x18, byte(n)}
+	case n < 1<<16:
+		return []byte{0x19, byte(n >> 8), byte(n)}
+	case n < 1<<32:
+		return []byte{0x1a, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+	}
+	b := []byte{0x1b}
+	for s := 56; s >= 0; s -= 8 {
+		b = append(b, byte(n>>s))
+	}
+	return b
+}
+
+// CBOR payloads cross nodes as the sender's bytes too: a publication to a
+// CBOR subscriber on another node, a call to a CBOR callee on another node
+// and its result back; a MessagePack subscriber gets the values.
+func TestCBORPayloadCrossesNodesUntouched(t *testing.T) {
+	b, err := serializer.CBOR.Encode(nil, &spec.Yield{Request: 1, Options: spec.Dict{}, Arguments: cborValues, ArgumentsKw: cborKw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, cborArgs) || bytes.Contains(b, cborKwargs) {
+		t.Fatal("the test payload survives a re-encode; it cannot tell splicing from re-encoding")
+	}
+	payload := append(append([]byte(nil), cborArgs...), cborKwargs...)
+	nodes := startCluster(t, 3)
+	sub := nodes[1].frameJoin(serializer.CBOR)
+	sub.subscribe("com.cb")
+	mpSub := nodes[2].frameJoin(serializer.MessagePack)
+	mpSub.subscribe("com.cb")
+	pub := nodes[0].frameJoin(serializer.CBOR)
+
+	// [PUBLISH, 1, {}, "com.cb", args, kwargs]
+	pub.sendFrame(append([]byte{0x86, 0x10, 0x01, 0xa0, 0x66, 'c', 'o', 'm', '.', 'c', 'b'}, payload...))
+	if f := sub.recvFrame(); !bytes.HasSuffix(f, payload) {
+		t.Fatalf("the CBOR subscriber on another node did not get the publisher's bytes:\n% x", f)
+	}
+	if ev, ok := mpSub.recv().(*spec.Event); !ok || !reflect.DeepEqual(ev.Arguments, cborValues) || !reflect.DeepEqual(ev.ArgumentsKw, cborKw) {
+		t.Fatalf("the msgpack subscriber: %#v", ev)
+	}
+
+	callee := nodes[1].frameJoin(serializer.CBOR)
+	callee.register("com.cbcall")
+	// [CALL, 2, {}, "com.cbcall", args, kwargs]
+	pub.sendFrame(append([]byte{0x86, 0x18, 0x30, 0x02, 0xa0, 0x6a, 'c', 'o', 'm', '.', 'c', 'b', 'c', 'a', 'l', 'l'}, payload...))
+	f := callee.recvFrame()
+	if !bytes.HasSuffix(f, payload) {
+		t.Fatalf("the CBOR callee on another node did not get the caller's bytes:\n% x", f)
+	}
+	m, err := serializer.CBOR.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, ok := m.(*spec.Invocation)
+	if !ok {
+		t.Fatalf("callee got %#v", m)
+	}
+	// [YIELD, request, {}, args, kwargs]
+	yield := append(append([]byte{0x85, 0x18, 0x46}, cborUint(uint64(inv.Request))...), 0xa0)
+	callee.sendFrame(append(yield, payload...))
+	f = pub.recvFrame()
+	if !bytes.HasSuffix(f, payload) {
+		t.Fatalf("the CBOR caller did not get the callee's bytes:\n% x", f)
+	}
+	if m, err := serializer.CBOR.Decode(f); err != nil || m.(*spec.Result).Request != 2 || !reflect.DeepEqual(m.(*spec.Result).Arguments, cborValues) {
+		t.Fatalf("caller got %#v, %v", m, err)
+	}
+}

@@ -106,7 +106,7 @@ func largePayload() (spec.List, spec.Dict) {
 // payloads); "raw" keeps it in wire form and splices it.
 func BenchmarkCallPayload(b *testing.B) {
 	args, kwargs := largePayload()
-	for _, ser := range []serializer.Serializer{serializer.MessagePack, serializer.JSON} {
+	for _, ser := range []serializer.Serializer{serializer.MessagePack, serializer.JSON, serializer.CBOR} {
 		callFrame, err := ser.Encode(nil, &spec.Call{Request: 1, Options: spec.Dict{}, Procedure: "bench.proc", Arguments: args, ArgumentsKw: kwargs})
 		if err != nil {
 			b.Fatal(err)
@@ -214,7 +214,7 @@ func BenchmarkPublishPayload(b *testing.B) {
 		{"small", spec.List{"0123456789abcdef"}, nil},
 		{"large", largeArgs, largeKw},
 	}
-	for _, ser := range []serializer.Serializer{serializer.MessagePack, serializer.JSON} {
+	for _, ser := range []serializer.Serializer{serializer.MessagePack, serializer.JSON, serializer.CBOR} {
 		for _, pl := range payloads {
 			frame, err := ser.Encode(nil, &spec.Publish{Request: 1, Options: spec.Dict{}, Topic: "bench.topic", Arguments: pl.args, ArgumentsKw: pl.kwargs})
 			if err != nil {

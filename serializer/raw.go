@@ -11,9 +11,9 @@ import (
 // without reading it (to other nodes too). DecodeRaw keeps that payload's bytes ([spec.Raw]) instead of
 // building Go values from them, and every Encode splices a Raw payload of
 // its own format and transcodes any other (decoding it once through
-// spec.RawDecoder). MessagePack and JSON keep raw payloads; CBOR decodes
-// eagerly (fxamacker/cbor validates as it builds), and all three encode
-// Raw payloads of every format.
+// spec.RawDecoder). All three keep raw payloads that their scanner vouches
+// for (and decode anything else eagerly, for the eager decoder's verdict),
+// and all three encode Raw payloads of every format.
 
 func init() { spec.RawDecoder = decodeRaw }
 
@@ -129,9 +129,8 @@ func cloneSpan(b []byte) []byte { return bytes.Clone(b) }
 // holding only what the eager decoder turns into the same values. It builds
 // no values. A payload that arrives from outside the process already split
 // out (from another cluster node) may be spliced into clients' frames only
-// when it passes; one that does not (a CBOR payload, which has no scanner,
-// or unusual input) must be decoded through [spec.Payload], whose verdict
-// then stands.
+// when it passes; one that does not (unusual input) must be decoded
+// through [spec.Payload], whose verdict then stands.
 func CheckRaw(r spec.Raw) bool {
 	if r.N < 1 || r.N > 2 {
 		return false
@@ -160,6 +159,8 @@ func CheckRaw(r spec.Raw) bool {
 			}
 		}
 		return sc.i == len(b)
+	case "cbor":
+		return checkCBORRaw(r)
 	}
 	return false
 }

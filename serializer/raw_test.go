@@ -48,8 +48,8 @@ func hop(t *testing.T, from Serializer, frame []byte, forward func(spec.Message)
 // callee and back to the caller, CALL → INVOCATION and YIELD → RESULT, in
 // every permutation of the three formats, through the router's decode
 // (raw when it can) and encode (spliced or transcoded), and checks that
-// every peer sees exactly the values sent. MessagePack and JSON must keep
-// the payload raw at the router.
+// every peer sees exactly the values sent. Every format must keep the
+// payload raw at the router.
 func TestRawPayloadCrossesEveryFormat(t *testing.T) {
 	args, kwargs := crossingPayload()
 	for _, caller := range serializers {
@@ -62,8 +62,8 @@ func TestRawPayloadCrossesEveryFormat(t *testing.T) {
 						c := m.(*spec.Call)
 						return &spec.Invocation{Request: 9, Registration: 3, Details: spec.Dict{}, Arguments: c.Arguments, ArgumentsKw: c.ArgumentsKw, Raw: c.Raw}
 					}, callee)
-					if want := caller != CBOR; raw != want {
-						t.Errorf("CALL in %s kept raw: %v, want %v", caller.Name(), raw, want)
+					if !raw {
+						t.Errorf("CALL in %s did not keep its payload raw", caller.Name())
 					}
 					inv := mustDecode(t, callee, invFrame).(*spec.Invocation)
 					if inv.Request != 9 || !equalValue(inv.Arguments, args) || !equalValue(inv.ArgumentsKw, kwargs) {
@@ -74,8 +74,8 @@ func TestRawPayloadCrossesEveryFormat(t *testing.T) {
 						y := m.(*spec.Yield)
 						return &spec.Result{Request: 7, Details: spec.Dict{}, Arguments: y.Arguments, ArgumentsKw: y.ArgumentsKw, Raw: y.Raw}
 					}, back)
-					if want := callee != CBOR; raw != want {
-						t.Errorf("YIELD in %s kept raw: %v, want %v", callee.Name(), raw, want)
+					if !raw {
+						t.Errorf("YIELD in %s did not keep its payload raw", callee.Name())
 					}
 					res := mustDecode(t, back, resFrame).(*spec.Result)
 					if res.Request != 7 || !equalValue(res.Arguments, args) || !equalValue(res.ArgumentsKw, kwargs) {
@@ -89,7 +89,7 @@ func TestRawPayloadCrossesEveryFormat(t *testing.T) {
 
 // TestRawErrorPayload: a callee's ERROR keeps its payload raw too.
 func TestRawErrorPayload(t *testing.T) {
-	for _, s := range []Serializer{JSON, MessagePack} {
+	for _, s := range serializers {
 		b := mustEncode(t, s, &spec.Error{RequestType: spec.TypeInvocation, Request: 4, Details: spec.Dict{}, Error: "app.error", Arguments: spec.List{"why"}, ArgumentsKw: spec.Dict{"code": int64(3)}})
 		m, err := DecodeRaw(s, b)
 		if err != nil {
@@ -210,6 +210,55 @@ func FuzzDecodeRawMsgpack(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) { checkRaw(t, MessagePack, data) })
 }
 
+func FuzzDecodeRawCBOR(f *testing.F) {
+	seedRaw(f, CBOR)
+	for _, b := range cborRawEdges {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { checkRaw(t, CBOR, data) })
+}
+
+// cborRawEdges are CBOR CALLs whose payload the scanner must leave to the
+// eager decoder, or may keep although the eager encoder would not write it.
+var cborRawEdges = [][]byte{
+	{0x85, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x81, 0xc2, 0x41, 0x01},                                     // a tag (bignum 1)
+	{0x85, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x9f, 0x01, 0xff},                                           // an indefinite array
+	{0x85, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x81, 0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, // -2^64
+	{0x85, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x81, 0xf8, 0x20},                                           // simple value 32
+	{0x85, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x81, 0x61, 0xff},                                           // invalid UTF-8
+	{0x86, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x80, 0xa2, 0x61, 'k', 0x01, 0x61, 'k', 0x02},               // a duplicate key
+	{0x86, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x80, 0xa1, 0x01, 0x01},                                     // an integer key
+	{0x85, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x82, 0xf9, 0x3e, 0x00, 0x18, 0x05},                         // a half float, a long-form 5
+	{0x85, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x81, 0xf7},                                                 // undefined
+	{0x85, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x81, 0x01, 0x00},                                           // a trailing byte
+}
+
+// TestCBORRawEdges: CBOR input the scanner does not vouch for decodes
+// eagerly with Decode's verdict, and what it keeps raw reads back as the
+// eager values.
+func TestCBORRawEdges(t *testing.T) {
+	keep := map[int]bool{7: true, 8: true}
+	for i, b := range cborRawEdges {
+		checkRaw(t, CBOR, b)
+		m, err := DecodeRaw(CBOR, b)
+		if err != nil {
+			continue
+		}
+		if _, raw := spec.RawOf(m); raw != keep[i] {
+			t.Errorf("edge %d: kept raw %v, want %v", i, raw, keep[i])
+		}
+	}
+	// Nesting at the eager decoder's limit, and beyond it.
+	for _, depth := range []int{maxDepth - 2, maxDepth - 1, maxDepth, maxDepth + 1} {
+		b := []byte{0x85, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p'}
+		for range depth {
+			b = append(b, 0x81)
+		}
+		b = append(b, 0x80)
+		checkRaw(t, CBOR, b)
+	}
+}
+
 // TestRawScannerEdges: a large dict stays raw and its duplicate keys are
 // still caught; msgpackr's undefined in Options (wampy.js) keeps the
 // payload raw, in the payload it falls back to the eager decoder.
@@ -218,7 +267,7 @@ func TestRawScannerEdges(t *testing.T) {
 	for i := range 100 {
 		big["k"+strconv.Itoa(i)] = int64(i)
 	}
-	for _, s := range []Serializer{JSON, MessagePack} {
+	for _, s := range serializers {
 		b := mustEncode(t, s, &spec.Call{Request: 1, Options: spec.Dict{}, Procedure: "p", Arguments: spec.List{big}, ArgumentsKw: big})
 		m, err := DecodeRaw(s, b)
 		if _, raw := spec.RawOf(m); err != nil || !raw {
@@ -303,6 +352,26 @@ func FuzzCheckRaw(f *testing.F) {
 	})
 }
 
+func FuzzCheckRawCBOR(f *testing.F) {
+	args, kwargs := crossingPayload()
+	b := mustEncodeF(f, CBOR, &spec.Publish{Request: 1, Options: spec.Dict{}, Topic: "t", Arguments: args, ArgumentsKw: kwargs})
+	if d, err := DecodeRaw(CBOR, b); err == nil {
+		if r, ok := spec.RawOf(d); ok {
+			f.Add(byte(r.N), r.Bytes)
+		}
+	}
+	f.Add(byte(1), []byte{0x82, 0xf9, 0x3e, 0x00, 0xf7})
+	f.Fuzz(func(t *testing.T, n byte, payload []byte) { checkCheckRaw(t, CBOR, int(n), payload) })
+}
+
+func mustEncodeF(f *testing.F, s Serializer, m spec.Message) []byte {
+	b, err := s.Encode(nil, m)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return b
+}
+
 // TestCheckRaw: what the scanners vouch for, and what they leave to the
 // eager decoder.
 func TestCheckRaw(t *testing.T) {
@@ -320,7 +389,10 @@ func TestCheckRaw(t *testing.T) {
 		{spec.Raw{Format: "json", N: 1, Bytes: []byte(`[1e5]`)}, false}, // an exponent: decoded eagerly
 		{spec.Raw{Format: "json", N: 2, Bytes: []byte(`[] {}`)}, false}, // no comma
 		{spec.Raw{Format: "json", N: 1, Bytes: []byte(`[1] `)}, false},  // trailing space
-		{spec.Raw{Format: "cbor", N: 1, Bytes: []byte{0x80}}, false},    // no scanner
+		{spec.Raw{Format: "cbor", N: 2, Bytes: []byte{0x82, 0x01, 0x61, 'x', 0xa1, 0x61, 'k', 0xf6}}, true},
+		{spec.Raw{Format: "cbor", N: 1, Bytes: []byte{0x81, 0xc1, 0x01}}, false}, // a tag: decoded eagerly
+		{spec.Raw{Format: "cbor", N: 1, Bytes: []byte{0xa0}}, false},             // args not a list
+		{spec.Raw{Format: "cbor", N: 1, Bytes: []byte{0x80, 0x80}}, false},       // trailing bytes
 		{spec.Raw{Format: "msgpack", N: 0, Bytes: []byte{}}, false},
 	} {
 		if got := CheckRaw(c.r); got != c.want {
