@@ -145,11 +145,13 @@ func (k *KeptEvent) stored() *publication {
 func (h *historyLog) insert(p *publication) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, x := range h.events {
-		if x.id == p.id {
-			return false
-		}
+	if _, dup := h.ids[p.id]; dup {
+		return false
 	}
+	if h.ids == nil {
+		h.ids = make(map[spec.ID]struct{}, h.limit)
+	}
+	h.ids[p.id] = struct{}{}
 	h.events = append(h.events, p)
 	return true
 }
@@ -159,6 +161,9 @@ func (h *historyLog) settle() {
 	defer h.mu.Unlock()
 	sort.SliceStable(h.events, func(i, j int) bool { return h.events[i].when.Before(h.events[j].when) })
 	if n := len(h.events) - h.limit; n > 0 {
+		for _, p := range h.events[:n] {
+			delete(h.ids, p.id)
+		}
 		h.events = append(h.events[:0:0], h.events[n:]...)
 	}
 }

@@ -96,6 +96,11 @@ func TestKeptEventsMerge(t *testing.T) {
 	if h := history(); h != "[l1 l2 r3]" {
 		t.Fatalf("history after the merge %s, want [l1 l2 r3] (r0 too old for the limit, l1 once, broken left out)", h)
 	}
+	// The same publication arriving live after its node's history: once.
+	realm.DeliverRemote(&router.RemoteEvent{Publication: 13, Topic: "h.b", Options: spec.Dict{}, Arguments: spec.List{"r3"}, Publisher: 1})
+	if h := history(); h != "[l1 l2 r3]" {
+		t.Fatalf("history after r3 arrived live too %s, want [l1 l2 r3]", h)
+	}
 	if err := c.Publish(ctxT(t), "h.a", spec.List{"l4"}, nil, ack); err != nil {
 		t.Fatal(err)
 	}

@@ -28,12 +28,23 @@ type historyLog struct {
 	mu     sync.Mutex
 	limit  int
 	events []*publication // oldest first, at most limit
+	// ids holds the publications in events: in a cluster one can arrive
+	// both live and in another node's history (AddKept).
+	ids map[spec.ID]struct{}
 }
 
 func (h *historyLog) add(p *publication) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.events) == h.limit {
+	if _, dup := h.ids[p.id]; dup {
+		return
+	}
+	if h.ids == nil {
+		h.ids = make(map[spec.ID]struct{}, h.limit)
+	}
+	h.ids[p.id] = struct{}{}
+	if len(h.events) >= h.limit {
+		delete(h.ids, h.events[0].id)
 		copy(h.events, h.events[1:])
 		h.events[len(h.events)-1] = p
 		return
