@@ -340,19 +340,19 @@ func (b *broker) sendEvent(s *session, p *publication, sub *subscription, frames
 // goes as it is to an encoder of its own format, which splices it; any
 // other format gets the values, decoded once per publication.
 func (p *publication) event(sub *subscription, format string) (*spec.Event, error) {
-	details := spec.Dict{}
+	var details spec.Dict
 	if sub.match != spec.MatchExact {
-		details["topic"] = string(p.topic)
+		details = setDetail(details, "topic", string(p.topic))
 	}
 	if p.disclose {
-		details["publisher"] = int64(p.publisher.id)
+		details = setDetail(details, "publisher", int64(p.publisher.id))
 		details["publisher_authid"] = p.publisher.authID
 		details["publisher_authrole"] = p.publisher.authRole
 	}
 	if p.retained {
-		details["retained"] = true
+		details = setDetail(details, "retained", true)
 	}
-	copyPassthru(details, p.options)
+	details = copyPassthru(details, p.options)
 	ev := &spec.Event{Subscription: sub.id, Publication: p.id, Details: details}
 	if p.raw.N > 0 && p.raw.Format == format {
 		ev.Raw = p.raw

@@ -352,27 +352,27 @@ func (d *dealer) dispatch(s *session, m *spec.Call, disclose, progressive bool, 
 // its timeout): the caller is disclosed when its node decided so (disclose)
 // or the registration asks for it.
 func (d *dealer) invocationDetails(c *call, reg *registration, procedure spec.URI, opts spec.Dict, progressive, disclose bool, caller spec.ID, authID, authRole string) spec.Dict {
-	details := spec.Dict{}
+	var details spec.Dict
 	if reg.match != spec.MatchExact {
-		details["procedure"] = string(procedure)
+		details = setDetail(details, "procedure", string(procedure))
 	}
 	if c.receiveProgress {
-		details[spec.OptReceiveProgress] = true
+		details = setDetail(details, spec.OptReceiveProgress, true)
 	}
 	if progressive {
-		details[spec.OptProgress] = true
+		details = setDetail(details, spec.OptProgress, true)
 	}
 	if disclose || reg.discloseCaller {
-		details["caller"] = int64(caller)
+		details = setDetail(details, "caller", int64(caller))
 		details["caller_authid"] = authID
 		details["caller_authrole"] = authRole
 	}
-	copyPassthru(details, opts)
+	details = copyPassthru(details, opts)
 	if ms, ok := optUint(opts, spec.OptTimeout); ok && ms > 0 {
 		c.timeout = millis(ms)
 		if c.callee.features.has(calleeTimeout) && reg.forwardTimeout {
 			// The callee enforces it; the dealer only forwards it.
-			details[spec.OptTimeout] = ms
+			details = setDetail(details, spec.OptTimeout, ms)
 			c.timeout = 0
 		}
 	} else if d.realm.router.opts.DefaultCallTimeout > 0 {
@@ -417,11 +417,11 @@ func (d *dealer) continueWith(c *call, m *spec.Call) {
 	if !open {
 		return
 	}
-	details := spec.Dict{}
+	var details spec.Dict
 	if more {
-		details[spec.OptProgress] = true
+		details = setDetail(details, spec.OptProgress, true)
 	}
-	copyPassthru(details, m.Options)
+	details = copyPassthru(details, m.Options)
 	if c.remoteNode != "" {
 		d.cluster.rpc.SendCall(c.remoteNode, &RemoteCall{Key: c.invReq, Options: m.Options, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Raw: m.Raw, Continue: true,
 			Caller: c.caller.id, AuthID: c.caller.AuthID, AuthRole: c.caller.AuthRole})
@@ -464,15 +464,27 @@ func hasPassthru(opts spec.Dict) bool {
 
 // copyPassthru copies the ppt_* keys from one message's options to the
 // next message's details: the router never looks inside such a payload.
-func copyPassthru(dst, src spec.Dict) {
+func copyPassthru(dst, src spec.Dict) spec.Dict {
 	if !hasPassthru(src) {
-		return
+		return dst
 	}
 	for _, k := range [...]string{"ppt_scheme", "ppt_serializer", "ppt_cipher", "ppt_keyid"} {
 		if v, ok := src[k]; ok {
-			dst[k] = v
+			dst = setDetail(dst, k, v)
 		}
 	}
+	return dst
+}
+
+// setDetail sets key k of a message's Details d, making d on first use:
+// most INVOCATIONs, RESULTs and EVENTs carry no details, and nil Details
+// encode as {} without a map made for each message.
+func setDetail(d spec.Dict, k string, v any) spec.Dict {
+	if d == nil {
+		d = make(spec.Dict, 4)
+	}
+	d[k] = v
+	return d
 }
 
 // finish marks c complete and unlinks it from both sessions. Only the first
@@ -548,8 +560,7 @@ func (d *dealer) yield(callee *session, m *spec.Yield) bool {
 	if c == nil {
 		return true // the call was canceled or its caller left: drop the late result
 	}
-	details := spec.Dict{}
-	copyPassthru(details, m.Options)
+	details := copyPassthru(nil, m.Options)
 	if optBool(m.Options, spec.OptProgress, false) {
 		if c.receiveProgress && !c.done.Load() {
 			// The timeout runs between results of a progressive call.
@@ -558,7 +569,7 @@ func (d *dealer) yield(callee *session, m *spec.Yield) bool {
 				c.timer.Reset(c.timeout)
 			}
 			c.mu.Unlock()
-			details[spec.OptProgress] = true
+			details = setDetail(details, spec.OptProgress, true)
 			d.toCaller(c, &spec.Result{Request: c.callerReq, Details: details, Arguments: m.Arguments, ArgumentsKw: m.ArgumentsKw, Raw: m.Raw})
 		}
 		return true

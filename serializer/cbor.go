@@ -129,6 +129,45 @@ func normalizeCBOR(v any) (any, error) {
 
 // Encode appends m in CBOR.
 func (cborSerializer) Encode(dst []byte, m spec.Message) ([]byte, error) {
+	if h, ok := hotHeadOf(m); ok && h.fast("cbor") {
+		out, err := appendCBORHot(dst, &h)
+		if err != nil {
+			return dst, err
+		}
+		return out, nil
+	}
+	return encodeCBORList(dst, m)
+}
+
+// appendCBORHot writes h (see hotHead).
+func appendCBORHot(b []byte, h *hotHead) ([]byte, error) {
+	b = appendCBORHead(b, cborArray, uint64(h.elems()))
+	b = appendCBORInt(b, int64(h.typ))
+	for _, id := range h.ids[:h.nids] {
+		b = appendCBORInt(b, int64(id))
+	}
+	var err error
+	if len(h.details) == 0 {
+		b = append(b, cborMap) // {}
+	} else if b, err = appendCBOR(b, h.details, 1); err != nil {
+		return b, err
+	}
+	switch {
+	case h.raw.N > 0:
+		b = append(b, h.raw.Bytes...)
+	case len(h.kwargs) > 0:
+		if b, err = appendCBORList(b, h.argsOrEmpty(), 1); err != nil {
+			return b, err
+		}
+		return appendCBOR(b, h.kwargs, 1)
+	case len(h.args) > 0:
+		return appendCBORList(b, h.args, 1)
+	}
+	return b, nil
+}
+
+// encodeCBORList encodes m through its list form (spec.ToList).
+func encodeCBORList(dst []byte, m spec.Message) ([]byte, error) {
 	if raw, ok := spliceable(m, "cbor"); ok {
 		l := spec.HeadList(m)
 		out := appendCBORHead(dst, cborArray, uint64(len(l)+raw.N))

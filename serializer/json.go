@@ -30,6 +30,48 @@ func (jsonSerializer) Binary() bool { return false }
 // U+FFFD, so the output is always valid UTF-8 JSON; NaN and infinities,
 // which JSON cannot express, are an error.
 func (jsonSerializer) Encode(dst []byte, m spec.Message) ([]byte, error) {
+	if h, ok := hotHeadOf(m); ok && h.fast("json") {
+		out, err := appendJSONHot(dst, &h)
+		if err != nil {
+			return dst, err
+		}
+		return out, nil
+	}
+	return encodeJSONList(dst, m)
+}
+
+// appendJSONHot writes h (see hotHead).
+func appendJSONHot(b []byte, h *hotHead) ([]byte, error) {
+	b = strconv.AppendInt(append(b, '['), int64(h.typ), 10)
+	for _, id := range h.ids[:h.nids] {
+		b = strconv.AppendInt(append(b, ','), int64(id), 10)
+	}
+	var err error
+	if len(h.details) == 0 {
+		b = append(b, ",{}"...)
+	} else if b, err = appendJSON(append(b, ','), h.details, 1); err != nil {
+		return b, err
+	}
+	switch {
+	case h.raw.N > 0:
+		b = append(append(b, ','), h.raw.Bytes...)
+	case len(h.kwargs) > 0:
+		if b, err = appendJSONList(append(b, ','), h.argsOrEmpty(), 1); err != nil {
+			return b, err
+		}
+		if b, err = appendJSON(append(b, ','), h.kwargs, 1); err != nil {
+			return b, err
+		}
+	case len(h.args) > 0:
+		if b, err = appendJSONList(append(b, ','), h.args, 1); err != nil {
+			return b, err
+		}
+	}
+	return append(b, ']'), nil
+}
+
+// encodeJSONList encodes m through its list form (spec.ToList).
+func encodeJSONList(dst []byte, m spec.Message) ([]byte, error) {
 	if raw, ok := spliceable(m, "json"); ok {
 		// The head list, its closing bracket replaced by the payload as
 		// the peer sent it.

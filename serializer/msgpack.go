@@ -62,6 +62,23 @@ var msgpackEncoders = sync.Pool{New: func() any {
 // Encode appends m in MessagePack. Integers use the shortest encoding,
 // floats are always float64, map keys are sorted.
 func (msgpackSerializer) Encode(dst []byte, m spec.Message) ([]byte, error) {
+	if h, ok := hotHeadOf(m); ok && h.fast("msgpack") {
+		e := msgpackEncoders.Get().(*msgpackEncoder)
+		e.w.b = dst
+		err := e.hot(&h)
+		out := e.w.b
+		e.w.b = nil
+		msgpackEncoders.Put(e)
+		if err != nil {
+			return dst, err
+		}
+		return out, nil
+	}
+	return encodeMsgpackList(dst, m)
+}
+
+// encodeMsgpackList encodes m through its list form (spec.ToList).
+func encodeMsgpackList(dst []byte, m spec.Message) ([]byte, error) {
 	raw, splice := spliceable(m, "msgpack")
 	var l spec.List
 	var err error
