@@ -92,3 +92,40 @@ func TestFastEncodeMatchesGeneric(t *testing.T) {
 		t.Fatalf("a JSON payload in a msgpack RESULT: %#v", m)
 	}
 }
+
+// TestHotMsgpackHead: CALL, PUBLISH and YIELD heads with empty options are
+// built straight from the bytes, as the generic decoder builds them, for
+// every width of request ID; an ID out of range is still Decode's error,
+// and a head with options takes the generic path.
+func TestHotMsgpackHead(t *testing.T) {
+	for _, id := range []spec.ID{1, 127, 128, 255, 256, 65535, 65536, 1<<32 - 1, 1 << 32, spec.MaxID} {
+		for _, m := range []spec.Message{
+			&spec.Call{Request: id, Options: spec.Dict{}, Procedure: "com.p", Arguments: spec.List{"x"}},
+			&spec.Publish{Request: id, Options: spec.Dict{}, Topic: "com.t", Arguments: spec.List{int64(1)}, ArgumentsKw: spec.Dict{"k": true}},
+			&spec.Yield{Request: id, Options: spec.Dict{}, Arguments: spec.List{"y"}},
+			&spec.Call{Request: id, Options: spec.Dict{"receive_progress": true}, Procedure: "com.p", Arguments: spec.List{"x"}},
+		} {
+			b := mustEncode(t, MessagePack, m)
+			checkRaw(t, MessagePack, b)
+			got, err := DecodeRaw(MessagePack, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, raw := spec.RawOf(got); !raw {
+				t.Fatalf("%#v did not stay raw", got)
+			}
+		}
+	}
+	// IDs 0 and 2^53 + 1 (uint 64), a negative type: the generic verdict.
+	for _, b := range [][]byte{
+		{0x95, 0x30, 0x00, 0x80, 0xa1, 'p', 0x90},
+		{0x95, 0x30, 0xcf, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x80, 0xa1, 'p', 0x90},
+		{0x95, 0xd0, 0x30, 0x01, 0x80, 0xa1, 'p', 0x90},
+	} {
+		checkRaw(t, MessagePack, b)
+	}
+	call := mustEncode(t, MessagePack, &spec.Call{Request: 1 << 20, Options: spec.Dict{}, Procedure: "com.example.proc", Arguments: spec.List{[]byte("0123456789abcdef")}})
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = DecodeRaw(MessagePack, call) }); allocs > 4 {
+		t.Errorf("decoding a CALL with empty options allocates %.0f times, want at most 4 (message, options, procedure, payload)", allocs)
+	}
+}

@@ -45,11 +45,14 @@ func (s msgpackSerializer) DecodeRaw(b []byte) (spec.Message, error) {
 	if sc.i != len(b) {
 		return s.Decode(b)
 	}
-	head := make([]byte, 0, 1+headEnd-hdr)
-	head = append(append(head, 0x90|byte(at)), b[hdr:headEnd]...)
-	m, err := s.Decode(head)
-	if err != nil {
-		return nil, err
+	m, ok := hotMsgpackHead(b[hdr:headEnd], at)
+	if !ok {
+		head := make([]byte, 0, 1+headEnd-hdr)
+		head = append(append(head, 0x90|byte(at)), b[hdr:headEnd]...)
+		var err error
+		if m, err = s.Decode(head); err != nil {
+			return nil, err
+		}
 	}
 	if !setRaw(m, spec.Raw{Format: "msgpack", N: n - at, Bytes: cloneSpan(b[headEnd:])}) {
 		return s.Decode(b)
@@ -272,4 +275,78 @@ func (d *dupKeys) add(key []byte) bool {
 	}
 	d.set[string(key)] = struct{}{}
 	return true
+}
+
+// hotMsgpackHead builds the message of the commonest heads on the RPC and
+// PubSub paths — [CALL, Request, {}, Procedure], [PUBLISH, Request, {},
+// Topic] and [YIELD, Request, {}] — straight from the bytes, without the
+// generic decoder's list and boxed values. It reports false for anything
+// else (options, another type, an ID out of range), which the generic
+// decoder then judges. head holds the head's elements, already scanned.
+func hotMsgpackHead(head []byte, at int) (spec.Message, bool) {
+	sc := mpScan{b: head}
+	t, ok := sc.uint()
+	if !ok {
+		return nil, false
+	}
+	id, ok := sc.uint()
+	if !ok || id < 1 || id > uint64(spec.MaxID) || sc.i >= len(head) || head[sc.i] != 0x80 {
+		return nil, false
+	}
+	sc.i++
+	var m spec.Message
+	switch spec.MessageType(t) {
+	case spec.TypeCall, spec.TypePublish:
+		uri, ok := sc.str()
+		if !ok || at != 4 {
+			return nil, false
+		}
+		if spec.MessageType(t) == spec.TypeCall {
+			m = &spec.Call{Request: spec.ID(id), Options: spec.Dict{}, Procedure: spec.URI(uri)}
+		} else {
+			m = &spec.Publish{Request: spec.ID(id), Options: spec.Dict{}, Topic: spec.URI(uri)}
+		}
+	case spec.TypeYield:
+		if at != 3 {
+			return nil, false
+		}
+		m = &spec.Yield{Request: spec.ID(id), Options: spec.Dict{}}
+	default:
+		return nil, false
+	}
+	return m, sc.i == len(head)
+}
+
+// uint reads an unsigned MessagePack integer (positive fixint or uint 8 to
+// 64); any other encoding reports false.
+func (s *mpScan) uint() (uint64, bool) {
+	if s.i >= len(s.b) {
+		return 0, false
+	}
+	c := s.b[s.i]
+	s.i++
+	var w int
+	switch {
+	case c <= 0x7f:
+		return uint64(c), true
+	case c == 0xcc:
+		w = 1
+	case c == 0xcd:
+		w = 2
+	case c == 0xce:
+		w = 4
+	case c == 0xcf:
+		w = 8
+	default:
+		return 0, false
+	}
+	if len(s.b)-s.i < w {
+		return 0, false
+	}
+	var v uint64
+	for _, x := range s.b[s.i : s.i+w] {
+		v = v<<8 | uint64(x)
+	}
+	s.i += w
+	return v, true
 }
