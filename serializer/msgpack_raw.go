@@ -283,6 +283,8 @@ func (d *dupKeys) add(key []byte) bool {
 // generic decoder's list and boxed values. It reports false for anything
 // else (options, another type, an ID out of range), which the generic
 // decoder then judges. head holds the head's elements, already scanned.
+// The empty options are a nil Dict, which reads as empty and encodes as
+// {}: no map is made for them.
 func hotMsgpackHead(head []byte, at int) (spec.Message, bool) {
 	sc := mpScan{b: head}
 	t, ok := sc.uint()
@@ -302,15 +304,15 @@ func hotMsgpackHead(head []byte, at int) (spec.Message, bool) {
 			return nil, false
 		}
 		if spec.MessageType(t) == spec.TypeCall {
-			m = &spec.Call{Request: spec.ID(id), Options: spec.Dict{}, Procedure: spec.URI(uri)}
+			m = &spec.Call{Request: spec.ID(id), Procedure: spec.URI(uri)}
 		} else {
-			m = &spec.Publish{Request: spec.ID(id), Options: spec.Dict{}, Topic: spec.URI(uri)}
+			m = &spec.Publish{Request: spec.ID(id), Topic: spec.URI(uri)}
 		}
 	case spec.TypeYield:
 		if at != 3 {
 			return nil, false
 		}
-		m = &spec.Yield{Request: spec.ID(id), Options: spec.Dict{}}
+		m = &spec.Yield{Request: spec.ID(id)}
 	default:
 		return nil, false
 	}
