@@ -278,14 +278,16 @@ func (b *broker) publishFrom(pub *session, m *spec.Publish, disclose bool) spec.
 	if p.disclose {
 		p.publisher.id, p.publisher.authID, p.publisher.authRole = pub.id, pub.AuthID, pub.AuthRole
 	}
+	if pub != nil {
+		// Kept before it is delivered: whoever sees the event live and then
+		// subscribes with get_retained must find it.
+		b.keep(p, optBool(m.Options, "retain", false))
+	}
 	b.mu.RLock()
 	b.index.matchAll(m.Topic, func(sub *subscription) { b.deliver(p, sub) })
 	b.mu.RUnlock()
 	if link := b.realm.cluster; link != nil {
 		b.publishRemote(link, p, pub)
-	}
-	if pub != nil {
-		b.keep(p, optBool(m.Options, "retain", false))
 	}
 	return p.id
 }

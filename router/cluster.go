@@ -157,12 +157,12 @@ func (realm *Realm) DeliverRemote(e *RemoteEvent) {
 	if p.disclose {
 		p.publisher.id, p.publisher.authID, p.publisher.authRole = e.Publisher, e.PublisherAuthID, e.PublisherAuthRole
 	}
+	if e.Publisher != 0 {
+		b.keep(p, optBool(e.Options, "retain", false)) // before delivery, as publishFrom
+	}
 	b.mu.RLock()
 	b.index.matchAll(e.Topic, func(sub *subscription) { b.deliver(p, sub) })
 	b.mu.RUnlock()
-	if e.Publisher != 0 {
-		b.keep(p, optBool(e.Options, "retain", false))
-	}
 }
 
 // publishRemote hands p to the cluster. Called after local delivery, so a
