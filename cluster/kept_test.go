@@ -71,10 +71,12 @@ func TestRetainedAndHistoryReachLateNodes(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	retainedOn := func(tn *testNode, topic string, opts spec.Dict) []string {
+	// retainedOn subscribes on tn and returns the retained events, once
+	// want of them arrived.
+	retainedOn := func(tn *testNode, topic string, opts spec.Dict, want int) []string {
 		b := subscribe(t, tn.join(serializer.CBOR), topic, opts)
 		var got []string
-		for _, e := range b.wait(t, 1) {
+		for _, e := range b.wait(t, want) {
 			if e.Details["retained"] == true {
 				got = append(got, fmt.Sprint(e.Arguments...))
 			}
@@ -83,7 +85,7 @@ func TestRetainedAndHistoryReachLateNodes(t *testing.T) {
 	}
 	check := func(tn *testNode) {
 		t.Helper()
-		if got := fmt.Sprint(retainedOn(tn, "state", spec.Dict{"get_retained": true})); got != "[v2]" {
+		if got := fmt.Sprint(retainedOn(tn, "state", spec.Dict{"get_retained": true}, 1)); got != "[v2]" {
 			t.Fatalf("%s: retained event of state %s, want [v2]", tn.name, got)
 		}
 		if got := fmt.Sprint(historyOf(t, tn, "h")); got != want {
@@ -95,7 +97,7 @@ func TestRetainedAndHistoryReachLateNodes(t *testing.T) {
 	waitMesh(t, []*testNode{first, second, third})
 	waitReady(t, third)
 	check(third)
-	if got := retainedOn(third, "state", spec.Dict{"get_retained": true, "match": "prefix"}); len(got) != 2 {
+	if got := retainedOn(third, "state", spec.Dict{"get_retained": true, "match": "prefix"}, 2); len(got) != 2 {
 		t.Fatalf("node3: retained events under the prefix state: %v, want v2 and o1", got)
 	}
 

@@ -96,6 +96,17 @@ type routerProc struct {
 	exitErr error             // its exit status, once exited is closed
 	urls    map[string]string // by listener name
 	tls     *tls.Config       // trusts the router's certificate
+	termed  sync.Once
+}
+
+// terminate sends the router SIGTERM once: a second one, from the cleanup
+// while the router is already exiting, could land after it stopped
+// catching signals and kill it, which the cleanup would report as an
+// unclean exit.
+func (p *routerProc) terminate() error {
+	var err error
+	p.termed.Do(func() { err = p.cmd.Process.Signal(syscall.SIGTERM) })
+	return err
 }
 
 func startRouter(t *testing.T, extra ...string) *routerProc {
@@ -151,7 +162,7 @@ func startRouterWith(t *testing.T, wait []string, args ...string) *routerProc {
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.terminate()
 		select {
 		case <-p.exited:
 			if p.exitErr != nil {

@@ -638,7 +638,7 @@ func TestReadyzDuringShutdown(t *testing.T) {
 	if code, _ := getStatus(t, "http://"+adminAddr+"/readyz"); code != 200 {
 		t.Fatalf("/readyz before SIGTERM: %d", code)
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.terminate()
 	if g, ok := rsRead(t, c, serializer.JSON).(*spec.Goodbye); !ok || g.Reason != spec.CloseSystemShutdown {
 		t.Fatalf("got %v, want GOODBYE %s", g, spec.CloseSystemShutdown)
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,7 +23,7 @@ func TestSIGTERMSaysGoodbye(t *testing.T) {
 	for _, listener := range []string{"ws", "rawsocket", "unix", "listen-tls-rss"} {
 		clients = append(clients, connect(t, p, listener, "msgpack"))
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.terminate(); err != nil {
 		t.Fatal(err)
 	}
 	for i, c := range clients {
@@ -151,7 +150,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		}(caller)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.terminate(); err != nil {
 		t.Fatal(err)
 	}
 	for i, c := range everybody {
