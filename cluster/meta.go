@@ -5,6 +5,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 )
@@ -63,13 +64,25 @@ func (e metaError) Error() string { return string(e) }
 
 const errNotResult = metaError("cluster: session details are not a RESULT")
 
-// RemoteSessions implements router.ClusterLink.
+// RemoteSessions implements router.ClusterLink. A node that does not answer
+// in time (a busy one: answering lists every session's details) is
+// answered for from the sessions it announced (announced): ID, authid and
+// authrole, so that a count or a list stays whole under load, and only the
+// details of its sessions are thinner.
 func (l *link) RemoteSessions() []spec.Dict {
 	n := l.n
 	n.mu.RLock()
-	targets := make([]*peer, 0, len(n.peers))
+	type target struct {
+		p         *peer
+		announced []router.RemoteSession
+	}
+	targets := make([]target, 0, len(n.peers))
 	for _, p := range n.peers {
-		targets = append(targets, p)
+		t := target{p: p}
+		for _, s := range p.sessions[l.name] {
+			t.announced = append(t.announced, s)
+		}
+		targets = append(targets, t)
 	}
 	n.mu.RUnlock()
 	var (
@@ -77,19 +90,17 @@ func (l *link) RemoteSessions() []spec.Dict {
 		mu  sync.Mutex
 		out []spec.Dict
 	)
-	for _, p := range targets {
+	for _, t := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reply, err := n.nc.Request(n.subj.metaOf(p.token), []byte(l.name), n.opts.AckTimeout/2)
+			ds, err := l.askSessions(t.p)
 			if err != nil {
-				n.log.Warn("cluster: a node did not say which sessions it has", "peer", p.name, "error", err)
-				return
-			}
-			ds, err := decodeSessions(reply.Data)
-			if err != nil {
-				n.log.Warn("cluster: malformed session details dropped", "peer", p.name, "error", err)
-				return
+				n.log.Warn("cluster: a node did not say which sessions it has; counting those it announced", "peer", t.p.name, "sessions", len(t.announced), "error", err)
+				ds = make([]spec.Dict, len(t.announced))
+				for i, s := range t.announced {
+					ds[i] = spec.Dict{"session": int64(s.ID), "authid": s.AuthID, "authrole": s.AuthRole}
+				}
 			}
 			mu.Lock()
 			out = append(out, ds...)
@@ -98,6 +109,16 @@ func (l *link) RemoteSessions() []spec.Dict {
 	}
 	wg.Wait()
 	return out
+}
+
+// askSessions asks p for the details of its sessions in the realm, waiting
+// at most AckTimeout/2.
+func (l *link) askSessions(p *peer) ([]spec.Dict, error) {
+	reply, err := l.n.nc.Request(l.n.subj.metaOf(p.token), []byte(l.name), l.n.opts.AckTimeout/2)
+	if err != nil {
+		return nil, err
+	}
+	return decodeSessions(reply.Data)
 }
 
 // SessionJoined implements router.ClusterLink.

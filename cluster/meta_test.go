@@ -125,3 +125,44 @@ func TestSessionKnownAcrossNodes(t *testing.T) {
 		t.Fatal("SessionKnown does not reflect the other node's sessions")
 	}
 }
+
+// A node too busy to answer (here: one that stopped answering session
+// questions but stays in the cluster) is counted from the sessions it
+// announced: wamp.session.count and list stay whole, and get still finds
+// its sessions, with their authid and authrole.
+func TestSessionMetaCountsASilentNodeFromItsAnnouncements(t *testing.T) {
+	nodes := startCluster(t, 3)
+	caller := nodes[0].join(serializer.JSON)
+	nodes[1].join(serializer.JSON)
+	quiet := []spec.ID{nodes[2].join(serializer.JSON).ID(), nodes[2].join(serializer.MessagePack).ID()}
+	// Every node knows node3's two sessions before it falls silent.
+	deadline := time.Now().Add(5 * time.Second)
+	for !knowsSession(nodes[0].node, quiet[0]) || !knowsSession(nodes[0].node, quiet[1]) {
+		if time.Now().After(deadline) {
+			t.Fatal("node1 never learned of node3's sessions")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	n3 := nodes[2].node
+	n3.mu.Lock()
+	for _, s := range n3.subs {
+		if s.Subject == n3.subj.metaOf(n3.token) {
+			_ = s.Unsubscribe()
+		}
+	}
+	n3.mu.Unlock()
+	if n, _ := spec.AsInt(call(t, caller, "wamp.session.count", nil, nil)); n != 4 {
+		t.Fatalf("wamp.session.count = %d, want 4 (node3's two from their announcements)", n)
+	}
+	l, _ := call(t, caller, "wamp.session.list", nil, nil).([]any)
+	if len(l) != 4 {
+		t.Fatalf("wamp.session.list = %v, want 4 sessions", l)
+	}
+	res, err := caller.Call(ctxT(t), "wamp.session.get", spec.List{int64(quiet[1])}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := res.Arguments[0].(map[string]any); d["authrole"] != "anonymous" {
+		t.Fatalf("wamp.session.get(%d) = %v", quiet[1], d)
+	}
+}
