@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -18,8 +19,21 @@ import (
 	"github.com/switchyard/switchyard/transport"
 )
 
+// idleWorkerEnv makes the test binary an idle worker process
+// (RunIdleWorker) instead of running the tests: TestIdleWorkers starts it so.
+const idleWorkerEnv = "SWITCHYARD_BENCH_TEST_IDLE_WORKER"
+
 // TestMain fails the package if a scenario leaves a goroutine behind.
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(idleWorkerEnv) == "1" {
+		if err := RunIdleWorker(context.Background(), os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	leakcheck.Main(m)
+}
 
 func testContext(t *testing.T) context.Context {
 	t.Helper()

@@ -2,10 +2,10 @@ package bench
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"net"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/switchyard/switchyard/client"
@@ -37,6 +37,20 @@ type Idle struct {
 	// Held, if set, is called while the sessions are held, after the
 	// reading: the CLI takes the in-process router's heap profile there.
 	Held func()
+	// SessionURLs, if set, spread the sessions round robin over these
+	// routers (the nodes of a cluster, or routers side by side: one
+	// process holds only as many sessions as its file limit) instead of
+	// the target's URL. The target's pids are still the ones measured.
+	SessionURLs []string
+	// Workers is how many processes open and hold the sessions; 0 chooses
+	// from this process's hard file limit: one process (this one) when it
+	// allows Count sessions, else as many workers as needed. Concurrency
+	// is shared among them.
+	Workers int
+	// WorkerCommand starts a worker process: the generator's own binary
+	// with the arguments that make it call RunIdleWorker. Without it every
+	// session is opened in this process.
+	WorkerCommand []string
 }
 
 // Name implements Scenario.
@@ -89,27 +103,41 @@ func (o *Idle) Run(ctx context.Context, t Target) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := raiseFileLimit(int(o.Count) + 256); err != nil {
+	urls := o.SessionURLs
+	if len(urls) == 0 {
+		urls = []string{t.URL}
+	}
+	workers, err := o.workerCount()
+	if err != nil {
 		return nil, err
 	}
 	res := newResult(o.Name(), t, ep, o.Serializer, "sessions", map[string]any{
 		"sessions": o.Count, "concurrency": o.Concurrency, "settle_s": o.Settle.Seconds(), "hold_s": o.Hold.Seconds(),
+		"workers": workers,
 	})
-	cfg := o.clientConfig()
-	spread := spreadSources(ep)
-	if !spread && o.Count > 20_000 {
-		res.note("the target is not an IPv4 loopback address: every session dials from one address, whose ephemeral ports may run out")
+	if len(o.SessionURLs) > 0 {
+		res.Params["session_urls"] = strings.Join(o.SessionURLs, ",")
 	}
-	clients := make([]*client.Client, o.Count)
-	defer closeClients(clients, o.Concurrency)
+	for _, u := range urls {
+		uep, err := parseEndpoint(u)
+		if err != nil {
+			return nil, err
+		}
+		if !spreadSources(uep) && o.Count/int64(len(urls)) > 20_000 {
+			res.note("%s is not an IPv4 loopback address: every session to it dials from one address, whose ephemeral ports may run out", u)
+		}
+	}
+	openers, workerPIDs, err := o.startOpeners(ctx, urls, workers)
+	if err != nil {
+		return nil, err
+	}
+	defer closeOpeners(openers)
 
-	var errMu sync.Mutex
-	errs := map[string]int64{}
-	var failures atomic.Int64
-	openCtx, cancel := context.WithTimeout(ctx, o.Duration)
-	defer cancel()
+	openStart := time.Now()
+	openDeadline := openStart.Add(o.Duration)
 	o.Meter.begin(t.Label+" idle", "sessions", o.Count, o.Duration)
 	m := startMeasure(t.pids(), false)
+	workersBefore, _ := readProcs(workerPIDs)
 	rssBefore := int64(-1)
 	if t.PID > 0 {
 		if rss, err := readRSSs(t.pids()); err == nil {
@@ -119,36 +147,20 @@ func (o *Idle) Run(ctx context.Context, t Target) (*Result, error) {
 	is := &IdleStats{}
 	var openTime time.Duration
 	var opened int64 // sessions attempted so far
+	var timedOut bool
 	for _, cp := range o.checkpoints() {
 		phaseStart := time.Now()
 		first := opened
-		err = parallel(openCtx, int(cp-first), o.Concurrency, func(j int) error {
-			i := first + int64(j)
-			cfg := cfg
-			if spread {
-				cfg.Dialer = &net.Dialer{LocalAddr: &net.TCPAddr{IP: sourceAddr(i)}}
-			}
-			c, err := client.Connect(openCtx, t.URL, cfg)
-			if err != nil {
-				if ctxDone(openCtx) {
-					return nil
-				}
-				errMu.Lock()
-				errs[classify(err)]++
-				errMu.Unlock()
-				if failures.Add(1) >= maxIdleErrors {
-					return fmt.Errorf("bench: idle: %d sessions failed to open, the last: %w", maxIdleErrors, err)
-				}
-				return nil
-			}
-			clients[i] = c
-			o.Meter.add(1)
-			return nil
-		})
+		phaseErrs, err := openAll(ctx, openers, cp, openDeadline)
+		res.addErrors(phaseErrs)
 		phase := time.Since(phaseStart)
 		openTime += phase
 		opened = cp
-		if err != nil || ctxDone(openCtx) {
+		timedOut = !time.Now().Before(openDeadline)
+		if err != nil || timedOut || ctxDone(ctx) {
+			if err != nil && !ctxDone(ctx) {
+				return res, err
+			}
 			break
 		}
 		select {
@@ -156,7 +168,11 @@ func (o *Idle) Run(ctx context.Context, t Target) (*Result, error) {
 		case <-ctx.Done():
 			return res, ctx.Err()
 		}
-		pt := IdlePoint{Target: cp, Sessions: countAlive(clients[:cp])}
+		_, alive, err := heldAll(ctx, openers)
+		if err != nil {
+			return res, err
+		}
+		pt := IdlePoint{Target: cp, Sessions: alive}
 		if phase > 0 {
 			pt.ConnectRate = float64(cp-first) / phase.Seconds()
 		}
@@ -170,11 +186,10 @@ func (o *Idle) Run(ctx context.Context, t Target) (*Result, error) {
 		}
 		is.Curve = append(is.Curve, pt)
 	}
-	res.addErrors(errs)
-	if err != nil && !ctxDone(openCtx) {
-		return res, err
+	if ctxDone(ctx) {
+		return res, ctx.Err()
 	}
-	if ctxDone(openCtx) && !ctxDone(ctx) {
+	if timedOut {
 		res.note("the opening phase reached its duration bound (%s)", o.Duration)
 		select {
 		case <-time.After(o.Settle):
@@ -182,13 +197,10 @@ func (o *Idle) Run(ctx context.Context, t Target) (*Result, error) {
 			return res, ctx.Err()
 		}
 	}
-	var open int64
-	for _, c := range clients {
-		if c != nil {
-			open++
-		}
+	open, alive, err := heldAll(ctx, openers)
+	if err != nil {
+		return res, err
 	}
-	alive := countAlive(clients)
 	if alive < open {
 		res.Errors["closed while idle"] += open - alive
 	}
@@ -198,6 +210,12 @@ func (o *Idle) Run(ctx context.Context, t Target) (*Result, error) {
 	}
 	res.setRate(open, openTime)
 	m.finish(res, open)
+	if len(workerPIDs) > 0 {
+		// The workers did the generator's work: their CPU is its CPU.
+		if after, err := readProcs(workerPIDs); err == nil {
+			res.Generator.addCPU(after.cpu-workersBefore.cpu, open, time.Since(openStart))
+		}
+	}
 	if p := res.Process; p != nil && alive > 0 {
 		is.BytesPerSession = float64(p.RSSAfter-p.RSSBefore) / float64(alive)
 	}
@@ -213,6 +231,106 @@ func (o *Idle) Run(ctx context.Context, t Target) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// workerCount is how many worker processes open the sessions: Workers, or
+// (Workers 0) none when this process's file limit holds them all, else as
+// many as the limit requires, when WorkerCommand can start them. 1 means
+// this process opens them.
+func (o *Idle) workerCount() (int, error) {
+	if o.Workers > 0 {
+		if o.Workers > 1 && len(o.WorkerCommand) == 0 {
+			return 0, errors.New("bench: idle: worker processes need a WorkerCommand")
+		}
+		return o.Workers, nil
+	}
+	perProcess := hardFileLimit() - idleFileReserve
+	if len(o.WorkerCommand) == 0 || perProcess <= 0 || o.Count <= perProcess {
+		return 1, nil
+	}
+	return int((o.Count + perProcess - 1) / perProcess), nil
+}
+
+// startOpeners returns the openers of a run: this process, or workers
+// worker processes (and their pids).
+func (o *Idle) startOpeners(ctx context.Context, urls []string, workers int) ([]opener, []int, error) {
+	if workers <= 1 {
+		if err := raiseFileLimit(int(o.Count) + idleFileReserve); err != nil {
+			return nil, nil, err
+		}
+		l, err := newLocalOpener(ctx, &o.Common, urls, 0, 1, o.Concurrency, func() { o.Meter.add(1) })
+		if err != nil {
+			return nil, nil, err
+		}
+		return []opener{l}, nil, nil
+	}
+	var openers []opener
+	var pids []int
+	for w := range workers {
+		wo, err := startWorker(o.WorkerCommand, idleWorkerSpec{
+			URLs: urls, Serializer: o.Serializer, Realm: o.Realm, AllowRemote: o.AllowRemote,
+			TLSInsecure: o.TLSConfig != nil && o.TLSConfig.InsecureSkipVerify,
+			Worker:      w, Workers: workers, Concurrency: max(o.Concurrency/workers, 1),
+			Sessions: share(o.Count, w, workers),
+		}, o.Meter)
+		if err != nil {
+			closeOpeners(openers)
+			return nil, nil, err
+		}
+		openers = append(openers, wo)
+		pids = append(pids, wo.cmd.Process.Pid)
+	}
+	return openers, pids, nil
+}
+
+// openAll has every opener open its share of the first n sessions, at once.
+func openAll(ctx context.Context, openers []opener, n int64, deadline time.Time) (map[string]int64, error) {
+	errs := map[string]int64{}
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for w, op := range openers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := op.openTo(ctx, share(n, w, len(openers)), deadline)
+			mu.Lock()
+			defer mu.Unlock()
+			for k, v := range e {
+				errs[k] += v
+			}
+			if err != nil && first == nil {
+				first = err
+			}
+		}()
+	}
+	wg.Wait()
+	return errs, first
+}
+
+// heldAll sums held over the openers.
+func heldAll(ctx context.Context, openers []opener) (open, alive int64, err error) {
+	for _, op := range openers {
+		o, a, err := op.held(ctx)
+		if err != nil {
+			return open, alive, err
+		}
+		open, alive = open+o, alive+a
+	}
+	return open, alive, nil
+}
+
+// closeOpeners closes every opener, at once.
+func closeOpeners(openers []opener) {
+	var wg sync.WaitGroup
+	for _, op := range openers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			op.close()
+		}()
+	}
+	wg.Wait()
 }
 
 // countAlive counts the clients open and not closed.

@@ -256,3 +256,25 @@ func raiseFileLimit(need int) error {
 	}
 	return nil
 }
+
+// hardFileLimit is this process's hard limit on open files (0 if it cannot
+// be read).
+func hardFileLimit() int64 {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0
+	}
+	return int64(min(lim.Max, 1<<40))
+}
+
+// addCPU adds cpu, spent on ops operations over wall, to the figures: the
+// generator's worker processes.
+func (p *ProcessStats) addCPU(cpu time.Duration, ops int64, wall time.Duration) {
+	p.CPUSeconds += cpu.Seconds()
+	if ops > 0 {
+		p.CPUPerOpMicros = p.CPUSeconds * 1e6 / float64(ops)
+	}
+	if wall > 0 {
+		p.Cores = p.CPUSeconds / wall.Seconds()
+	}
+}

@@ -45,6 +45,7 @@ without decoding them, and reports the router as a fraction of it.
 			benchFanoutCommand(),
 			benchConnectCommand(),
 			benchIdleCommand(),
+			benchIdleWorkerCommand(),
 			benchSlowCommand(),
 			benchBaselineCommand(),
 		},
@@ -146,9 +147,29 @@ func benchIdleCommand() *cli.Command {
 			&cli.IntFlag{Name: "concurrency", Value: 32, Usage: "sessions being opened at once"},
 			&cli.DurationFlag{Name: "settle", Value: 5 * time.Second, Usage: "wait after the last session opened before reading the router's memory (idle RawSocket sessions park after 1–2 s)"},
 			&cli.DurationFlag{Name: "hold", Usage: "keep the sessions open this much longer"},
+			&cli.StringSliceFlag{Name: "session-url", Usage: "spread the sessions round robin over these routers instead of --url (the nodes of a cluster; repeatable or comma-separated)"},
+			&cli.IntFlag{Name: "workers", Usage: "processes opening the sessions (0: as many as this process's hard file limit requires)"},
 		),
 		Action: func(c *cli.Context) error {
-			return runBench(c, &bench.Idle{Common: common(c), Concurrency: c.Int("concurrency"), Settle: c.Duration("settle"), Hold: c.Duration("hold")})
+			o := &bench.Idle{Common: common(c), Concurrency: c.Int("concurrency"), Settle: c.Duration("settle"), Hold: c.Duration("hold"),
+				SessionURLs: splitList(c.StringSlice("session-url")), Workers: c.Int("workers")}
+			if exe, err := os.Executable(); err == nil {
+				o.WorkerCommand = []string{exe, "bench", "idle-worker"}
+			}
+			return runBench(c, o)
+		},
+	}
+}
+
+// benchIdleWorkerCommand is the worker process of an idle run that needs
+// more sessions than one process may hold (bench.RunIdleWorker).
+func benchIdleWorkerCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "idle-worker",
+		Usage:  "a worker process of \"bench idle\" (started by it; speaks JSON lines on stdin and stdout)",
+		Hidden: true,
+		Action: func(c *cli.Context) error {
+			return bench.RunIdleWorker(c.Context, os.Stdin, c.App.Writer)
 		},
 	}
 }
