@@ -116,12 +116,18 @@ func RunIdleWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 				defer close(progressDone)
 				t := time.NewTicker(200 * time.Millisecond)
 				defer t.Stop()
+				var sent int64
 				for {
 					select {
 					case <-stop:
 						return
 					case <-t.C:
-						_ = send(idleWorkerReply{Progress: opened.Load()})
+						// Only a count that moved: a progress line of 0
+						// would read as the reply (Progress is omitted).
+						if n := opened.Load(); n > sent {
+							sent = n
+							_ = send(idleWorkerReply{Progress: n})
+						}
 					}
 				}
 			}()

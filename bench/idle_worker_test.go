@@ -1,6 +1,9 @@
 package bench
 
 import (
+	"bytes"
+	"encoding/json"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -105,5 +108,70 @@ func TestIdleWorkerCount(t *testing.T) {
 	}
 	if _, err := (&Idle{Workers: 2}).workerCount(); err == nil {
 		t.Error("two workers without a command were accepted")
+	}
+}
+
+// A worker whose sessions are slow to open (here: a router that never
+// answers the handshake) answers an open request with one reply only: no
+// progress line that could be read as the reply before any session opened.
+func TestIdleWorkerRepliesOncePerRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // accepts and stays silent
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	in := strings.NewReader(`{"urls":["tcp://` + ln.Addr().String() + `"],"worker":0,"workers":1,"concurrency":2,"sessions":2}` + "\n" +
+		`{"open":true,"n":2,"timeout_ms":700}` + "\n")
+	var out bytes.Buffer
+	if err := RunIdleWorker(testContext(t), in, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("worker wrote %q, want one reply", lines)
+	}
+	var r idleWorkerReply
+	if err := json.Unmarshal([]byte(lines[0]), &r); err != nil || r.Opened != 0 || r.Progress != 0 || r.Fatal != "" {
+		t.Fatalf("reply %q (%v), want nothing opened and no failure (the deadline is the duration bound)", lines[0], err)
+	}
+}
+
+// A run that reaches its duration bound while opening is measured and
+// noted, not failed, with workers as without.
+func TestIdleDurationBoundIsNotAFailure(t *testing.T) {
+	t.Setenv(idleWorkerEnv, "1")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // accepts and stays silent
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	for _, workers := range []int{1, 2} {
+		o := &Idle{Common: Common{Count: 4, Duration: 300 * time.Millisecond}, Concurrency: 4, Settle: 10 * time.Millisecond,
+			Workers: workers, WorkerCommand: []string{os.Args[0]}}
+		res, err := o.Run(testContext(t), Target{URL: "tcp://" + ln.Addr().String()})
+		if err != nil {
+			t.Fatalf("%d workers: %v", workers, err)
+		}
+		if res.Idle.Sessions != 0 || !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, "duration bound") }) {
+			t.Fatalf("%d workers: %d sessions, notes %v; want none and the bound noted", workers, res.Idle.Sessions, res.Notes)
+		}
 	}
 }
