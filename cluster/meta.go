@@ -5,7 +5,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 )
@@ -72,17 +71,9 @@ const errNotResult = metaError("cluster: session details are not a RESULT")
 func (l *link) RemoteSessions() []spec.Dict {
 	n := l.n
 	n.mu.RLock()
-	type target struct {
-		p         *peer
-		announced []router.RemoteSession
-	}
-	targets := make([]target, 0, len(n.peers))
+	targets := make([]*peer, 0, len(n.peers))
 	for _, p := range n.peers {
-		t := target{p: p}
-		for _, s := range p.sessions[l.name] {
-			t.announced = append(t.announced, s)
-		}
-		targets = append(targets, t)
+		targets = append(targets, p)
 	}
 	n.mu.RUnlock()
 	var (
@@ -90,17 +81,14 @@ func (l *link) RemoteSessions() []spec.Dict {
 		mu  sync.Mutex
 		out []spec.Dict
 	)
-	for _, t := range targets {
+	for _, p := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ds, err := l.askSessions(t.p)
+			ds, err := l.askSessions(p)
 			if err != nil {
-				n.log.Warn("cluster: a node did not say which sessions it has; counting those it announced", "peer", t.p.name, "sessions", len(t.announced), "error", err)
-				ds = make([]spec.Dict, len(t.announced))
-				for i, s := range t.announced {
-					ds[i] = spec.Dict{"session": int64(s.ID), "authid": s.AuthID, "authrole": s.AuthRole}
-				}
+				ds = l.announcedSessions(p)
+				n.log.Warn("cluster: a node did not say which sessions it has; counting those it announced", "peer", p.name, "sessions", len(ds), "error", err)
 			}
 			mu.Lock()
 			out = append(out, ds...)
@@ -109,6 +97,18 @@ func (l *link) RemoteSessions() []spec.Dict {
 	}
 	wg.Wait()
 	return out
+}
+
+// announcedSessions returns the realm's sessions p announced, as the
+// details a silent node is answered for with.
+func (l *link) announcedSessions(p *peer) []spec.Dict {
+	l.n.mu.RLock()
+	defer l.n.mu.RUnlock()
+	ds := make([]spec.Dict, 0, len(p.sessions[l.name]))
+	for _, s := range p.sessions[l.name] {
+		ds = append(ds, spec.Dict{"session": int64(s.ID), "authid": s.AuthID, "authrole": s.AuthRole})
+	}
+	return ds
 }
 
 // askSessions asks p for the details of its sessions in the realm, waiting
