@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -65,9 +66,10 @@ const errNotResult = metaError("cluster: session details are not a RESULT")
 
 // RemoteSessions implements router.ClusterLink. A node that does not answer
 // in time (a busy one: answering lists every session's details) is
-// answered for from the sessions it announced (announced): ID, authid and
-// authrole, so that a count or a list stays whole under load, and only the
-// details of its sessions are thinner.
+// answered for from the sessions it announced: ID, authid and authrole, so
+// that a count or a list stays whole under load, and only the details of
+// its sessions are thinner. A node nobody answers for at all (no responders:
+// it died and is not yet declared failed) is left out with its sessions.
 func (l *link) RemoteSessions() []spec.Dict {
 	n := l.n
 	n.mu.RLock()
@@ -86,7 +88,13 @@ func (l *link) RemoteSessions() []spec.Dict {
 		go func() {
 			defer wg.Done()
 			ds, err := l.askSessions(p)
-			if err != nil {
+			switch {
+			case errors.Is(err, nats.ErrNoResponders):
+				// Nobody listens for it: the node is gone (killed, not yet
+				// declared failed here), and so are its sessions.
+				n.log.Warn("cluster: a node did not say which sessions it has; it is gone", "peer", p.name)
+				return
+			case err != nil:
 				ds = l.announcedSessions(p)
 				n.log.Warn("cluster: a node did not say which sessions it has; counting those it announced", "peer", p.name, "sessions", len(ds), "error", err)
 			}

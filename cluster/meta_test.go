@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 )
@@ -126,10 +128,10 @@ func TestSessionKnownAcrossNodes(t *testing.T) {
 	}
 }
 
-// A node too busy to answer (here: one that stopped answering session
-// questions but stays in the cluster) is counted from the sessions it
-// announced: wamp.session.count and list stay whole, and get still finds
-// its sessions, with their authid and authrole.
+// A node too busy to answer in time (here: one whose session questions are
+// received but never answered) is counted from the sessions it announced:
+// wamp.session.count and list stay whole, and get still finds its sessions,
+// with their authid and authrole.
 func TestSessionMetaCountsASilentNodeFromItsAnnouncements(t *testing.T) {
 	nodes := startCluster(t, 3)
 	caller := nodes[0].join(serializer.JSON)
@@ -150,7 +152,17 @@ func TestSessionMetaCountsASilentNodeFromItsAnnouncements(t *testing.T) {
 			_ = s.Unsubscribe()
 		}
 	}
+	// Still listening, never answering: the asking node times out.
+	mute, err := n3.nc.Subscribe(n3.subj.metaOf(n3.token), func(*nats.Msg) {})
+	if err != nil {
+		n3.mu.Unlock()
+		t.Fatal(err)
+	}
 	n3.mu.Unlock()
+	defer mute.Unsubscribe()
+	if err := n3.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	if n, _ := spec.AsInt(call(t, caller, "wamp.session.count", nil, nil)); n != 4 {
 		t.Fatalf("wamp.session.count = %d, want 4 (node3's two from their announcements)", n)
 	}
