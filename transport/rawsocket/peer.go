@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,6 +119,7 @@ func newPeer(conn net.Conn, br *bufio.Reader, s serializer.Serializer, maxRecv, 
 		MaxSend:    maxSend,
 	}
 	p.life.Init()
+	p.writer.SetRun(p.writeLoop)
 	p.watch.Init(p.interrupt)
 	p.active.Store(true)
 	p.seen.Store(true)
@@ -131,7 +133,7 @@ func newPeer(conn net.Conn, br *bufio.Reader, s serializer.Serializer, maxRecv, 
 }
 
 // kick makes sure a writer goroutine runs; see peerutil.OnDemand.
-func (p *peer) kick() { p.writer.Kick(p.writeLoop) }
+func (p *peer) kick() { p.writer.Kick() }
 
 // Serializer returns the serializer chosen in the handshake.
 func (p *peer) Serializer() serializer.Serializer { return p.ser }
@@ -367,6 +369,11 @@ func (p *peer) writeLoop() {
 				return
 			}
 		}
+		// Let the goroutines that are about to queue more run first: under
+		// load a batch then carries more frames per write(2) (in `bench rpc`
+		// at window 16, 0.12 writes per call instead of 0.15), and with
+		// nothing else runnable Gosched returns at once.
+		runtime.Gosched()
 		if err := p.flush(time.Time{}); err != nil {
 			p.fail(err)
 			p.end(false)

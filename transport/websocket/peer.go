@@ -128,6 +128,7 @@ func newPeer(c msgConn, netConn net.Conn, w *wire, s serializer.Serializer, batc
 	}
 	p.sc, _ = c.(*srvConn)
 	p.life.Init()
+	p.writer.SetRun(p.writeLoop)
 	p.watch.Init(p.interrupt)
 	p.active.Store(true)
 	if opts.KeepaliveEnabled() {
@@ -139,7 +140,7 @@ func newPeer(c msgConn, netConn net.Conn, w *wire, s serializer.Serializer, batc
 }
 
 // kick makes sure a writer goroutine runs; see peerutil.OnDemand.
-func (p *peer) kick() { p.writer.Kick(p.writeLoop) }
+func (p *peer) kick() { p.writer.Kick() }
 
 // Serializer returns the serializer of the negotiated subprotocol.
 func (p *peer) Serializer() serializer.Serializer { return p.ser }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -274,49 +275,56 @@ func TemporaryAcceptError(err error) bool {
 // OnDemand runs a peer's writer goroutine only while there is something to
 // write, so that an idle connection holds one goroutine (its reader), not
 // two. Kick starts the writer unless it runs; the writer calls Idle when
-// it has written everything, and exits if Idle says so; the goroutine that
-// ends the peer calls Finish, after which no writer starts again.
+// it has written everything, and exits if Idle says so; the writer calls
+// Finish when it ends the peer, after which no writer starts again.
 //
 // Callers make work visible (queue a frame, mark the peer closing) before
-// they Kick; Idle re-checks for work under the same lock, so either the
-// exiting writer sees the work or Kick starts a new one: none is stranded.
+// they Kick; Idle marks the writer gone before it re-checks for work, so
+// either the exiting writer sees the work or Kick sees no writer and starts
+// one: none is stranded. Kick is on every Send's path, so while a writer
+// runs it costs one atomic load: no lock, and no allocation (the writer's
+// function is fixed by SetRun, not passed per call).
 type OnDemand struct {
-	mu       sync.Mutex // Protects the fields below.
-	writing  bool
-	finished bool
+	state atomic.Int32 // writerIdle, writerRunning or writerFinished
+	run   func()
 }
 
-// Kick starts run on a new goroutine unless a writer runs or the peer has
-// finished.
-func (w *OnDemand) Kick(run func()) {
-	w.mu.Lock()
-	if w.writing || w.finished {
-		w.mu.Unlock()
+const (
+	writerIdle int32 = iota
+	writerRunning
+	writerFinished
+)
+
+// SetRun sets the writer's function. It is called once, before the first
+// Kick.
+func (w *OnDemand) SetRun(run func()) { w.run = run }
+
+// Kick starts the writer on a new goroutine unless one runs or the peer
+// has finished.
+func (w *OnDemand) Kick() {
+	if w.state.Load() != writerIdle {
 		return
 	}
-	w.writing = true
-	w.mu.Unlock()
-	go run()
+	if w.state.CompareAndSwap(writerIdle, writerRunning) {
+		go w.run()
+	}
 }
 
 // Idle reports whether the writer should exit: pending reports whether work
-// remains, and is called under the lock Kick takes.
+// remains. Only the running writer calls it. The state goes idle first, so
+// that a Kick from now on starts a writer; if work is left, this writer
+// takes it back unless such a Kick already started another.
 func (w *OnDemand) Idle(pending func() bool) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if pending() {
-		return false
+	w.state.Store(writerIdle)
+	if !pending() {
+		return true
 	}
-	w.writing = false
-	return true
+	return !w.state.CompareAndSwap(writerIdle, writerRunning)
 }
 
-// Finish marks the peer ended: Kick starts no writer from now on.
-func (w *OnDemand) Finish() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.finished = true
-}
+// Finish marks the peer ended: Kick starts no writer from now on. Only the
+// running writer calls it.
+func (w *OnDemand) Finish() { w.state.Store(writerFinished) }
 
 // Ending reports whether the lifecycle's Close or Fail has begun.
 func (l *Lifecycle) Ending() bool {
