@@ -141,4 +141,17 @@ func BenchmarkCallRoundTrip(b *testing.B) {
 	if got := callerPeer.frames.Load(); got != int64(b.N) {
 		b.Fatalf("the caller got %d results, want %d", got, b.N)
 	}
+	// The call's state (its INVOCATION and RESULT inside it) and the two
+	// encoded frames; the decoded CALL and YIELD are the transport's.
+	next := spec.ID(b.N)
+	allocs := testing.AllocsPerRun(100, func() {
+		next++
+		call.Request = next
+		realm.dealer.call(caller, call)
+		yield.Request = callee.invocations.Last()
+		realm.dealer.yield(callee, yield)
+	})
+	if allocs > 3 {
+		b.Fatalf("a call round trip allocates %.1f times, want at most 3", allocs)
+	}
 }

@@ -541,7 +541,7 @@ const errNoCalleeHere spec.URI = "switchyard.cluster.no_callee_here"
 const maxBounces = 3
 
 // callRemote sends a CALL to the node of its callee.
-func (d *dealer) callRemote(s *session, m *spec.Call, node string, disclose bool, progressive bool, start time.Time, bounces int) {
+func (d *dealer) callRemote(s *session, m *spec.Call, node string, disclose bool, progressive bool, start time.Duration, bounces int) {
 	cs := d.cluster
 	cs.mu.Lock()
 	cs.next++
@@ -626,7 +626,7 @@ func (realm *Realm) HandleRemoteCall(from string, rc *RemoteCall) {
 		registration:    reg.id,
 		receiveProgress: optBool(rc.Options, spec.OptReceiveProgress, false) && callee.features.has(calleeProgress),
 		streaming:       progressive,
-		start:           time.Now(),
+		start:           monoNow(),
 	}
 	details := d.invocationDetails(c, reg, rc.Procedure, rc.Options, progressive, rc.Disclose, rc.Caller, rc.AuthID, rc.AuthRole)
 	cs.mu.Lock()
@@ -705,7 +705,7 @@ func (d *dealer) bounced(c *call) {
 	case left:
 		return
 	case m == nil || c.bounces+1 >= maxBounces:
-		d.realm.stats.calls.observe(time.Since(c.start))
+		d.realm.stats.calls.observe(monoNow() - c.start)
 		s.sendError(spec.TypeCall, c.callerReq, spec.ErrNoSuchProcedure, "no callee left for the call")
 		return
 	}
