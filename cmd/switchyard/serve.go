@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/cluster"
+	"github.com/switchyard/switchyard/internal/gcfloor"
 	"github.com/switchyard/switchyard/metrics"
 	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/serializer"
@@ -61,6 +62,7 @@ turns a listener off.`,
 			&cli.IntFlag{Name: "max-message-size", Value: 16 << 20, EnvVars: env("MAX_MESSAGE_SIZE"), Usage: "largest message accepted, in bytes"},
 			&cli.IntFlag{Name: "queue-max-bytes", Value: 4 << 20, EnvVars: env("QUEUE_MAX_BYTES"), Usage: "per-session outbound queue limit in bytes; a session past it is disconnected as a slow consumer"},
 			&cli.IntFlag{Name: "queue-max-messages", Value: 8192, EnvVars: env("QUEUE_MAX_MESSAGES"), Usage: "per-session outbound queue limit in messages"},
+			&cli.IntFlag{Name: "gc-floor", Value: 16 << 20, EnvVars: env("GC_FLOOR"), Usage: "heap size in bytes below which the garbage collector waits (fewer collections under load for at most this much memory; 0: Go's own pacing; GOGC and GOMEMLIMIT still apply)"},
 			&cli.IntFlag{Name: "max-sessions", EnvVars: env("MAX_SESSIONS"), Usage: "connections the router accepts at once, all listeners together (0: unlimited); RawSocket clients past it get handshake error 4, WebSocket clients HTTP 503"},
 			&cli.IntFlag{Name: "max-sessions-per-address", EnvVars: env("MAX_SESSIONS_PER_ADDRESS"), Usage: "connections one IP address may hold at once (0: unlimited)"},
 			&cli.IntFlag{Name: "max-calls-per-session", Value: 4096, EnvVars: env("MAX_CALLS_PER_SESSION"), Usage: "calls one session may have in flight"},
@@ -106,6 +108,10 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Int("gc-floor") < 0 {
+		return fmt.Errorf("--gc-floor: %d is negative", c.Int("gc-floor"))
+	}
+	defer gcfloor.Start(uint64(c.Int("gc-floor"))).Stop()
 	var sers []serializer.Serializer
 	for _, name := range c.StringSlice("serializers") {
 		for _, n := range strings.Split(name, ",") {
