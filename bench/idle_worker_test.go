@@ -115,20 +115,7 @@ func TestIdleWorkerCount(t *testing.T) {
 // answers the handshake) answers an open request with one reply only: no
 // progress line that could be read as the reply before any session opened.
 func TestIdleWorkerRepliesOncePerRequest(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() { // accepts and stays silent
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	ln := silentListener(t)
 	in := strings.NewReader(`{"urls":["tcp://` + ln.Addr().String() + `"],"worker":0,"workers":1,"concurrency":2,"sessions":2}` + "\n" +
 		`{"open":true,"n":2,"timeout_ms":700}` + "\n")
 	var out bytes.Buffer
@@ -149,20 +136,7 @@ func TestIdleWorkerRepliesOncePerRequest(t *testing.T) {
 // noted, not failed, with workers as without.
 func TestIdleDurationBoundIsNotAFailure(t *testing.T) {
 	t.Setenv(idleWorkerEnv, "1")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() { // accepts and stays silent
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	ln := silentListener(t)
 	for _, workers := range []int{1, 2} {
 		o := &Idle{Common: Common{Count: 4, Duration: 300 * time.Millisecond}, Concurrency: 4, Settle: 10 * time.Millisecond,
 			Workers: workers, WorkerCommand: []string{os.Args[0]}}
@@ -174,4 +148,36 @@ func TestIdleDurationBoundIsNotAFailure(t *testing.T) {
 			t.Fatalf("%d workers: %d sessions, notes %v; want none and the bound noted", workers, res.Idle.Sessions, res.Notes)
 		}
 	}
+}
+
+// silentListener accepts connections and never answers them (a router that
+// hangs in the handshake). Listener and connections close with the test.
+func silentListener(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	return ln
 }
