@@ -1,11 +1,12 @@
 // Package websocket implements WAMP over WebSocket: the router side
 // ([NewHandler], an http.Handler) and the client side ([Dial]).
 //
-// The router side does the upgrade and reads and writes frames itself
-// (with github.com/gobwas/ws's masking and close-code helpers): one shallow
-// read loop per connection with no goroutine, timer or context per frame,
-// and its own close handshake. The client side uses
-// github.com/coder/websocket, which masks what it sends.
+// Both sides read and write frames themselves (with github.com/gobwas/ws's
+// masking and close-code helpers): one shallow read loop per connection
+// with no goroutine, timer or context per frame, and their own close
+// handshake; the client masks what it sends. The router side answers the
+// upgrade itself, the client side sends it with gobwas/ws's client upgrade;
+// neither goes through net/http on the way.
 //
 // The serializer is negotiated through the Sec-WebSocket-Protocol header:
 // "wamp.2.json" (text messages), "wamp.2.msgpack" and "wamp.2.cbor"

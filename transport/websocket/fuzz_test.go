@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -53,7 +54,7 @@ func FuzzReadFrames(f *testing.F) {
 	const limit = 256
 	f.Fuzz(func(t *testing.T, in []byte) {
 		nc := &bytesConn{r: bytes.NewReader(in)}
-		c := newSrvConn(nc, nil, newWire(nc, time.Second), limit)
+		c := newConn(nc, nil, newWire(nc, time.Second), limit, false)
 		for range 64 {
 			bp, err := c.readMessage()
 			if err != nil {
@@ -67,6 +68,61 @@ func FuzzReadFrames(f *testing.F) {
 			if len(*bp) > limit {
 				t.Fatalf("message of %d bytes above the limit", len(*bp))
 			}
+		}
+	})
+}
+
+// serverFrame is one unmasked frame, as a server sends it.
+func serverFrame(first byte, payload []byte) []byte {
+	b := appendFrameHeader(nil, 0, len(payload))
+	b[0] = first
+	return append(b, payload...)
+}
+
+// FuzzClientReadFrames feeds arbitrary bytes to the client's frame reader
+// (the same reader, expecting unmasked frames). The same rules hold.
+func FuzzClientReadFrames(f *testing.F) {
+	f.Add(serverFrame(finBit|opText, []byte(`[2,1,{}]`)))
+	f.Add(append(serverFrame(opBinary, []byte{1, 2}), append(serverFrame(finBit|opPing, []byte("p")), serverFrame(finBit|opContinuation, []byte{3})...)...))
+	f.Add(serverFrame(finBit|opClose, closePayload(1001, "going away")))
+	f.Add(frame(finBit|opText, []byte(`[2,1,{}]`))) // masked: refused
+	f.Add(serverFrame(finBit|opBinary, make([]byte, 70000)))
+	const limit = 256
+	f.Fuzz(func(t *testing.T, in []byte) {
+		nc := &bytesConn{r: bytes.NewReader(in)}
+		c := newConn(nc, nil, newWire(nc, time.Second), limit, true)
+		for range 64 {
+			bp, err := c.readMessage()
+			if err != nil {
+				var fe *frameError
+				var ce *closeError
+				if !errors.As(err, &fe) && !errors.As(err, &ce) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("unexpected error kind: %v", err)
+				}
+				return
+			}
+			if len(*bp) > limit {
+				t.Fatalf("message of %d bytes above the limit", len(*bp))
+			}
+		}
+	})
+}
+
+// FuzzOpeningHandshake feeds arbitrary router answers to the client's
+// opening handshake: it must never panic, and it may succeed only with the
+// subprotocol offered.
+func FuzzOpeningHandshake(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\nSec-WebSocket-Protocol: wamp.2.json\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 5\r\n\r\nnope!"))
+	f.Add([]byte("HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Protocol: wamp.2.cbor\r\n\r\n"))
+	f.Add([]byte("HTTP/1.0 503 x\r\n\r\n"))
+	u, _ := url.ParseRequestURI("ws://127.0.0.1:1/ws")
+	f.Fuzz(func(t *testing.T, in []byte) {
+		nc := &bytesConn{r: bytes.NewReader(in)}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := openingHandshake(ctx, nc, u, "wamp.2.json", nil); err == nil && !bytes.Contains(in, []byte("wamp.2.json")) {
+			t.Fatalf("handshake accepted without the subprotocol: %q", in)
 		}
 	})
 }
@@ -99,11 +155,11 @@ func FuzzUpgradeHead(f *testing.F) {
 
 // kickConn reads its input in small pieces and, on the reads kicks
 // selects, plays the idle sweeper: it asks the connection to park (as
-// srvConn.Park does) and fails the read with a deadline error. As the
+// wsConn.Park does) and fails the read with a deadline error. As the
 // sweeper, which kicks once a period, it never kicks twice in a row.
 type kickConn struct {
 	bytesConn
-	sc     *srvConn
+	sc     *wsConn
 	kicks  uint64
 	reads  int
 	kicked bool
@@ -121,7 +177,7 @@ func (c *kickConn) Read(p []byte) (int, error) {
 }
 
 // readAll reads messages until an error and describes what it read.
-func readAll(c *srvConn, parked func()) []string {
+func readAll(c *wsConn, parked func()) []string {
 	var out []string
 	for range 64 {
 		bp, err := c.readMessage()
@@ -162,10 +218,10 @@ func FuzzReadFramesKicked(f *testing.F) {
 	const limit = 1024
 	f.Fuzz(func(t *testing.T, in []byte, kicks uint64) {
 		ref := &bytesConn{r: bytes.NewReader(in)}
-		want := readAll(newSrvConn(ref, nil, newWire(ref, time.Second), limit), func() { t.Fatal("parked without a kick") })
+		want := readAll(newConn(ref, nil, newWire(ref, time.Second), limit, false), func() { t.Fatal("parked without a kick") })
 
 		kc := &kickConn{bytesConn: bytesConn{r: bytes.NewReader(in)}, kicks: kicks}
-		c := newSrvConn(kc, nil, newWire(kc, time.Second), limit)
+		c := newConn(kc, nil, newWire(kc, time.Second), limit, false)
 		kc.sc = c
 		c.pk.group = idle.NewGroup(time.Hour) // never started: only canPark matters
 		c.pk.resume = func() {}

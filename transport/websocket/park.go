@@ -20,8 +20,8 @@ import (
 //
 // The reader parks only at rest: between frames, with no message half
 // read and nothing buffered, blocked in the read of the next frame's first
-// byte (srvConn.awaitFrame). Everywhere else a kick is absorbed by
-// srvConn.Read, which clears the deadline and reads on, so the frame
+// byte (wsConn.awaitFrame). Everywhere else a kick is absorbed by
+// wsConn.Read, which clears the deadline and reads on, so the frame
 // reader above it never sees it and needs no restart logic.
 //
 // The park state is guarded by parkState.mu, taken only by the sweeper
@@ -43,7 +43,7 @@ import (
 // wire whether the reader is parked or not, and the pong wakes the reader,
 // which hands it to the waiting ping.
 
-// errParkNow is srvConn.Read's signal to Recv that the reader should park.
+// errParkNow is wsConn.Read's signal to Recv that the reader should park.
 var errParkNow = errors.New("websocket: park")
 
 // aLongTimeAgo is a deadline in the past: setting it interrupts a blocked
@@ -89,7 +89,7 @@ func parkable(c net.Conn) bool {
 }
 
 // initPark lets c park in g. The caller has checked parkable.
-func (c *srvConn) initPark(g *idle.Group) {
+func (c *wsConn) initPark(g *idle.Group) {
 	sc, ok := c.nc.(syscall.Conn)
 	if !ok {
 		return
@@ -102,11 +102,11 @@ func (c *srvConn) initPark(g *idle.Group) {
 }
 
 // canPark reports whether c takes part in sweeping at all.
-func (c *srvConn) canPark() bool { return c.pk.group != nil }
+func (c *wsConn) canPark() bool { return c.pk.group != nil }
 
 // resumeWith allows (resume non-nil) or forbids parking; see
 // transport.Parker. Reader goroutine only.
-func (c *srvConn) resumeWith(resume func()) {
+func (c *wsConn) resumeWith(resume func()) {
 	c.pk.mu.Lock()
 	c.pk.resume = resume
 	c.pk.mu.Unlock()
@@ -114,11 +114,11 @@ func (c *srvConn) resumeWith(resume func()) {
 
 // Quiet reports whether no frame arrived since the previous call; see
 // idle.Conn.
-func (c *srvConn) Quiet() bool { return !c.pk.seen.Swap(false) }
+func (c *wsConn) Quiet() bool { return !c.pk.seen.Swap(false) }
 
 // Park asks the reader to park, by moving the read deadline into the past;
 // see idle.Conn.
-func (c *srvConn) Park() {
+func (c *wsConn) Park() {
 	c.pk.mu.Lock()
 	if !c.pk.want && !c.pk.parked && !c.pk.ended && c.pk.resume != nil {
 		c.pk.want = true
@@ -138,7 +138,7 @@ const (
 
 // kicked handles a read that failed with a deadline error. Reader
 // goroutine only.
-func (c *srvConn) kicked() kickOutcome {
+func (c *wsConn) kicked() kickOutcome {
 	c.pk.mu.Lock()
 	defer c.pk.mu.Unlock()
 	if !c.pk.want {
@@ -154,7 +154,7 @@ func (c *srvConn) kicked() kickOutcome {
 
 // park hands the connection to the poller. It reports false when the
 // reader must read on instead. After true the reader touches nothing.
-func (c *srvConn) park() bool {
+func (c *wsConn) park() bool {
 	c.pk.mu.Lock()
 	defer c.pk.mu.Unlock()
 	if c.pk.ended || c.pk.resume == nil || c.br.Buffered() > 0 {
@@ -178,7 +178,7 @@ func (c *srvConn) park() bool {
 
 // wake runs on the poller's goroutine when the parked descriptor becomes
 // readable or hangs up.
-func (c *srvConn) wake() {
+func (c *wsConn) wake() {
 	// Input is here: the next sweep must not kick the reader before it
 	// has read it (it would park again at once, for nothing).
 	c.pk.seen.Store(true)
@@ -193,7 +193,7 @@ func (c *srvConn) wake() {
 // unpark ends parking before the connection is closed: a parked reader is
 // taken back from the poller and resumed, so that the handler sees the
 // end.
-func (c *srvConn) unpark() {
+func (c *wsConn) unpark() {
 	if !c.canPark() {
 		return
 	}
@@ -218,18 +218,16 @@ func isDeadline(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) 
 // transport.Parker. Only server connections over plain sockets park; on
 // the others it changes nothing.
 func (p *peer) ResumeWith(resume func()) {
-	if p.sc != nil && p.sc.canPark() {
-		p.sc.resumeWith(resume)
+	if p.c.canPark() {
+		p.c.resumeWith(resume)
 	}
 }
 
 // unpark takes a parked reader back from the poller before the
-// connection is closed; see srvConn.unpark.
+// connection is closed; see wsConn.unpark.
 func (p *peer) unpark() {
-	if p.sc != nil {
-		p.sc.unpark()
-	}
+	p.c.unpark()
 }
 
 var _ transport.Parker = (*peer)(nil)
-var _ idle.Conn = (*srvConn)(nil)
+var _ idle.Conn = (*wsConn)(nil)

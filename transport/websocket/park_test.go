@@ -513,7 +513,7 @@ func TestShutdownEndsParked(t *testing.T) {
 		t.Errorf("%d goroutines with %d parked connections, %d before", g, n, before)
 	}
 	for _, p := range peers {
-		sc := p.(*peer).sc
+		sc := p.(*peer).c
 		sc.pk.mu.Lock()
 		held := sc.br != nil
 		sc.pk.mu.Unlock()

@@ -30,9 +30,10 @@ const (
 	maxBatch = 64 << 10
 	// maxCloseReason is the longest close reason a close frame carries.
 	maxCloseReason = 123
-	// writeBufferSize is the pooled buffer a server peer's writer frames the
+	// writeBufferSize is the pooled buffer a peer's writer frames the
 	// queued messages into, to write them in one system call; it is held
-	// only while writing. Larger messages are written beside it (writev).
+	// only while writing. Larger messages are written beside it (writev)
+	// by a server; a client, which must mask them, copies them.
 	writeBufferSize = 16 << 10
 )
 
@@ -46,27 +47,25 @@ var (
 // Goroutines: the session's reader calls Recv; the writer goroutine
 // (writeLoop, run on demand by kick) is the only one writing messages; the keepalive ping runs on
 // a timer goroutine owned by the peer (it is stopped, and waited for, in
-// finish). Pings and close frames are answered from within Recv: by
-// srvConn on the server side, by coder/websocket on the client side.
+// finish). Pings and close frames are answered from within Recv, by the
+// wsConn.
 //
 // Lock order: peerutil.RecvWatch.mu → peerutil.Lifecycle.mu →
 // transport.Queue.mu; keepaliveMu is a leaf. None is held across I/O.
 type peer struct {
-	c msgConn
-	// sc is c on the server side (nil on the client side): it may park.
-	sc *srvConn
+	c *wsConn // reads frames, answers and writes control frames; a server's may park
 	// onFinish, on the server side, runs once the peer is done (after
 	// Done is closed): the handler's bookkeeping for the connection.
 	onFinish func(*peer)
 	netConn  net.Conn // the connection under c: deadlines, and a close that never blocks
-	// wire, on the server side, is where the writer writes the data
-	// frames it built itself, and srvConn its control frames; nil
-	// on the client side, whose frames must be masked: it writes through
-	// c, one message per system call.
+	// wire is where the writer writes the data frames it built itself,
+	// and c its control frames.
 	wire *wire
 	op   byte // the data frames' opcode: text for JSON, binary otherwise
-	raw  net.Conn
-	ser  serializer.Serializer
+	// client: the client side, whose data frames are masked.
+	client bool
+	raw    net.Conn
+	ser    serializer.Serializer
 	// rawPayloads: decode with serializer.DecodeRaw (set by the server).
 	rawPayloads bool
 	batched     bool
@@ -86,9 +85,9 @@ type peer struct {
 
 	// Write state, owned by the writer goroutine.
 	ctl, frames [][]byte
-	hdr         [maxFrameHeader]byte // a frame header written beside its payload
-	vec         [2][]byte            // header and payload of such a frame
-	bufs        net.Buffers          // vec, as written (writev)
+	hdr         [maxClientFrameHeader]byte // a frame header written beside its payload
+	vec         [2][]byte                  // header and payload of such a frame
+	bufs        net.Buffers                // vec, as written (writev)
 
 	// The writer runs on demand (see kick): an idle connection holds no
 	// writer goroutine.
@@ -106,16 +105,16 @@ type peer struct {
 
 var _ transport.Peer = (*peer)(nil)
 
-// newPeer wraps an upgraded connection. w is the wire under c's writes on
-// the server side, nil on the client side; onFinish (server side, may be
-// nil) runs once the peer is done.
-func newPeer(c msgConn, netConn net.Conn, w *wire, s serializer.Serializer, batched bool, info transport.Info, opts transport.Options, onFinish func(*peer)) *peer {
+// newPeer wraps an upgraded connection. w is the wire under c's writes;
+// onFinish (server side, may be nil) runs once the peer is done.
+func newPeer(c *wsConn, netConn net.Conn, w *wire, s serializer.Serializer, batched bool, info transport.Info, opts transport.Options, onFinish func(*peer)) *peer {
 	p := &peer{
 		c:        c,
 		onFinish: onFinish,
 		netConn:  netConn,
 		wire:     w,
 		op:       opBinary,
+		client:   c.client,
 		raw:      peerutil.RawConn(netConn),
 		ser:      s,
 		batched:  batched,
@@ -126,7 +125,6 @@ func newPeer(c msgConn, netConn net.Conn, w *wire, s serializer.Serializer, batc
 	if !s.Binary() {
 		p.op = opText
 	}
-	p.sc, _ = c.(*srvConn)
 	p.life.Init()
 	p.writer.SetRun(p.writeLoop)
 	p.watch.Init(p.interrupt)
@@ -236,7 +234,7 @@ func (p *peer) Recv(ctx context.Context) (spec.Message, error) {
 		if err != errParkNow {
 			break
 		}
-		if p.sc.park() {
+		if p.c.park() {
 			return nil, transport.ErrParked
 		}
 	}
@@ -346,9 +344,7 @@ func (p *peer) writeLoop() {
 		select {
 		case <-p.life.Closing():
 			closeBy := time.Now().Add(p.opts.CloseTimeout)
-			if p.wire != nil {
-				p.wire.limit(closeBy)
-			}
+			p.wire.limit(closeBy)
 			if err := p.flush(closeBy); err != nil {
 				p.fail(err)
 				p.end(false)
@@ -395,34 +391,15 @@ func (p *peer) flush(closeBy time.Time) error {
 	for {
 		p.ctl, p.frames = p.q.Take(p.ctl, p.frames)
 		if len(p.frames) == 0 && len(p.ctl) == 0 {
-			if closeBy.IsZero() && p.wire == nil {
-				// The deadline guards our writes only: left in place it
-				// would fail the pongs and pings coder/websocket writes
-				// later, on an idle connection. (The wire arms a deadline
-				// for every write, coder/websocket's too.)
-				p.netConn.SetWriteDeadline(time.Time{})
-			}
 			return nil
 		}
-		if p.wire == nil {
-			p.setWriteDeadline(closeBy)
-		}
 		switch {
-		case !p.batched && p.wire != nil:
+		case !p.batched:
 			if err := p.writeFrames(p.frames); err != nil {
 				return p.writeError(err)
 			}
 			n := 0
 			for _, f := range p.frames {
-				n += len(f)
-			}
-			p.opts.Meter.Sent(n)
-		case !p.batched:
-			n := 0
-			for _, f := range p.frames {
-				if err := p.c.write(f); err != nil {
-					return p.writeError(err)
-				}
 				n += len(f)
 			}
 			p.opts.Meter.Sent(n)
@@ -454,12 +431,12 @@ func (p *peer) flush(closeBy time.Time) error {
 	}
 }
 
-// writeFrames writes frames, one WebSocket message each, on the server
-// side: their frames are built in a pooled buffer, without allocating, and
-// written in one system call per writeBufferSize bytes, where
-// coder/websocket would make one per message (profiles of a 1 → 1,000
-// fan-out put those system calls at most of the writer's time). A message
-// too large for the buffer is written beside its header.
+// writeFrames writes frames, one WebSocket message each: their frames are
+// built in a pooled buffer, without allocating, and written in one system
+// call per writeBufferSize bytes, where coder/websocket would make one per
+// message (profiles of a 1 → 1,000 fan-out put those system calls at most
+// of the writer's time). A message too large for the buffer goes alone
+// (writeMessage).
 func (p *peer) writeFrames(frames [][]byte) error {
 	bp := bufpool.Get(writeBufferSize)
 	buf := (*bp)[:0]
@@ -468,22 +445,21 @@ func (p *peer) writeFrames(frames [][]byte) error {
 		bufpool.Put(bp)
 	}()
 	for _, f := range frames {
-		if len(buf)+maxFrameHeader+len(f) > cap(buf) {
+		if len(buf)+maxClientFrameHeader+len(f) > cap(buf) {
 			if len(buf) > 0 {
 				if _, err := p.wire.Write(buf); err != nil {
 					return err
 				}
 				buf = buf[:0]
 			}
-			if maxFrameHeader+len(f) > cap(buf) {
+			if maxClientFrameHeader+len(f) > cap(buf) {
 				if err := p.writeMessage(f); err != nil {
 					return err
 				}
 				continue
 			}
 		}
-		buf = appendFrameHeader(buf, p.op, len(f))
-		buf = append(buf, f...)
+		buf = p.appendFrame(buf, f)
 	}
 	if len(buf) == 0 {
 		return nil
@@ -492,12 +468,25 @@ func (p *peer) writeFrames(frames [][]byte) error {
 	return err
 }
 
+// appendFrame appends the data frame carrying f, masked on the client side.
+func (p *peer) appendFrame(dst, f []byte) []byte {
+	if p.client {
+		return appendMaskedFrame(dst, p.op, f)
+	}
+	return append(appendFrameHeader(dst, p.op, len(f)), f...)
+}
+
 // writeMessage writes one message: on the server side its header and
-// payload in one writev, without copying the payload; on the client side
-// through coder/websocket, which masks it.
+// payload in one writev, without copying the payload; on the client side,
+// which must not mask the caller's bytes in place, as a masked copy.
 func (p *peer) writeMessage(b []byte) error {
-	if p.wire == nil {
-		return p.c.write(b)
+	if p.client {
+		bp := bufpool.Get(maxClientFrameHeader + len(b))
+		*bp = appendMaskedFrame((*bp)[:0], p.op, b)
+		_, err := p.wire.Write(*bp)
+		*bp = (*bp)[:0]
+		bufpool.Put(bp)
+		return err
 	}
 	p.vec[0] = appendFrameHeader(p.hdr[:0], p.op, len(b))
 	p.vec[1] = b
@@ -506,14 +495,6 @@ func (p *peer) writeMessage(b []byte) error {
 	p.vec = [2][]byte{}
 	p.bufs = nil
 	return err
-}
-
-func (p *peer) setWriteDeadline(closeBy time.Time) {
-	d := time.Now().Add(p.opts.WriteTimeout)
-	if !closeBy.IsZero() && closeBy.Before(d) {
-		d = closeBy
-	}
-	p.netConn.SetWriteDeadline(d)
 }
 
 func (p *peer) writeError(err error) error {
@@ -533,11 +514,7 @@ func (p *peer) closeHandshake(closeBy time.Time) {
 			reason = reason[:len(reason)-1]
 		}
 	}
-	if p.wire != nil {
-		p.wire.limit(closeBy)
-	} else {
-		p.netConn.SetWriteDeadline(closeBy)
-	}
+	p.wire.limit(closeBy)
 	t := time.AfterFunc(time.Until(closeBy), func() {
 		p.unpark()
 		p.raw.Close()

@@ -255,7 +255,7 @@ func (hd *Handler) run(c net.Conn, pre []byte, wr *wire, s serializer.Serializer
 		MaxRecv:    hd.opts.MaxMessageSize,
 		MaxSend:    hd.opts.MaxMessageSize,
 	}
-	sc := newSrvConn(c, pre, wr, hd.opts.MaxMessageSize)
+	sc := newConn(c, pre, wr, hd.opts.MaxMessageSize, false)
 	if hd.parking != nil && !tlsOn && parkable(c) {
 		sc.initPark(hd.parking)
 	}

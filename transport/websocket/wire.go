@@ -1,17 +1,21 @@
 package websocket
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
+
+	gws "github.com/gobwas/ws"
 )
 
-// wire is a server connection's single path onto the socket, shared by
-// writers that must never interleave:
+// wire is a connection's single path onto the socket, shared by writers
+// that must never interleave:
 //
-//   - srvConn, which writes the upgrade response and the control frames
-//     (the pongs it answers from within Recv, the keepalive's pings, the
-//     close frame), each whole in one Write;
+//   - wsConn, which writes the control frames (the pongs it answers from
+//     within Recv, the keepalive's pings, the close frame), each whole in
+//     one Write, and on the server side the upgrade response before them;
 //   - the peer's writer goroutine, which frames the data messages itself and
 //     writes all the frames queued for the connection in one system call
 //     (writeFrames).
@@ -88,8 +92,8 @@ const (
 const maxFrameHeader = 10
 
 // appendFrameHeader appends the header of one unmasked, final (unfragmented)
-// data frame of n payload bytes: the server's frames are never masked
-// (RFC 6455, section 5.1). It does not allocate when dst has room.
+// frame of n payload bytes: the server's frames are never masked (RFC
+// 6455, section 5.1). It does not allocate when dst has room.
 func appendFrameHeader(dst []byte, opcode byte, n int) []byte {
 	switch {
 	case n < 126:
@@ -102,4 +106,33 @@ func appendFrameHeader(dst []byte, opcode byte, n int) []byte {
 			byte(u>>56), byte(u>>48), byte(u>>40), byte(u>>32),
 			byte(u>>24), byte(u>>16), byte(u>>8), byte(u))
 	}
+}
+
+// maskBit, in a header's second byte, marks a masked frame.
+const maskBit = 0x80
+
+// newMask returns the masking key of one client frame. RFC 6455 (section
+// 5.3) asks for keys an intermediary cannot predict, to keep a page's
+// script from steering the bytes a proxy sees; math/rand/v2's generator is
+// the runtime's ChaCha8, seeded from the system's entropy, and costs no
+// system call or lock per frame.
+func newMask() [4]byte {
+	var k [4]byte
+	binary.LittleEndian.PutUint32(k[:], rand.Uint32())
+	return k
+}
+
+// appendMaskedFrame appends one final frame carrying payload, masked with
+// a new key, as a client sends it; payload itself is left as it is. It
+// does not allocate when dst has room.
+func appendMaskedFrame(dst []byte, opcode byte, payload []byte) []byte {
+	start := len(dst)
+	dst = appendFrameHeader(dst, opcode, len(payload))
+	dst[start+1] |= maskBit
+	key := newMask()
+	dst = append(dst, key[:]...)
+	at := len(dst)
+	dst = append(dst, payload...)
+	gws.Cipher(dst[at:], key, 0)
+	return dst
 }

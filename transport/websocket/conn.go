@@ -18,25 +18,6 @@ import (
 	"github.com/switchyard/switchyard/transport/internal/bufpool"
 )
 
-// msgConn is what a peer needs of a WebSocket connection beside its own
-// data-frame writer: whole messages in, pings, the close handshake. The
-// server side implements it itself (srvConn); the client side wraps
-// coder/websocket (coderConn), which masks what it writes.
-type msgConn interface {
-	// readMessage reads one whole data message into a pooled buffer,
-	// answering the control frames interleaved with it.
-	readMessage() (*[]byte, error)
-	// ping sends a ping and waits for the pong (read by readMessage).
-	ping(ctx context.Context) error
-	// closeHandshake sends a close frame and waits for the other side's,
-	// until closeBy at the latest.
-	closeHandshake(code int, reason string, closeBy time.Time)
-	// write writes one data message; only the client side uses it.
-	write(b []byte) error
-	// closeNow closes the connection without a handshake.
-	closeNow()
-}
-
 // closeError is the close frame the other side sent: readMessage returns
 // it once the close frame is read (and answered).
 type closeError struct {
@@ -82,24 +63,28 @@ const (
 	statusNoStatus      = 1005
 )
 
-// srvConn is the server side of an upgraded WebSocket connection: it reads
-// the client's frames itself, off a small bufio.Reader, on the session's
-// reader goroutine — a shallow loop with no context, timer or goroutine
-// per frame — and writes its control frames through the wire the data
-// frames go through.
+// wsConn is one side of an upgraded WebSocket connection, the router's or
+// a client's: it reads the other side's frames itself, off a small
+// bufio.Reader, on the session's reader goroutine — a shallow loop with no
+// context, timer or goroutine per frame — answers the control frames
+// (pings, the close handshake) and writes its own control frames through
+// the wire the data frames go through. The two sides differ only in
+// masking (RFC 6455, section 5.3): a client masks every frame it sends, a
+// server none, and each refuses the other's frames masked the wrong way.
 //
 // The reader owns br, ctl and the message being read; pongs and
 // closeRecv are how it tells the keepalive and the close handshake what it
 // saw.
-type srvConn struct {
+type wsConn struct {
 	nc net.Conn
 	// pre holds bytes read past the upgrade request (frames the client
 	// sent at once): Read returns them before reading nc.
 	pre []byte
 	// br reads through Read, off the pool; nil while parked.
-	br    *bufio.Reader
-	w     *wire
-	limit int // the largest message accepted
+	br     *bufio.Reader
+	w      *wire
+	limit  int  // the largest message accepted
+	client bool // the client side: frames sent are masked, frames read are not
 	// atRest is set while the reader waits for the first byte of a frame
 	// with no message half read and nothing buffered: the one place it may
 	// park (see park.go).
@@ -107,7 +92,7 @@ type srvConn struct {
 	pk     parkState
 
 	hdr [maxClientFrameHeader]byte
-	ctl [gws.MaxControlFramePayloadSize + 2]byte // a control frame's payload, and an answer's header
+	ctl [gws.MaxControlFramePayloadSize]byte // a control frame's payload
 
 	pongs     chan struct{} // a pong arrived; capacity 1
 	closeRecv chan struct{} // closed once the other side's close frame is read, or reading failed
@@ -119,14 +104,16 @@ type srvConn struct {
 // bytes, a 64-bit length and the 4-byte mask.
 const maxClientFrameHeader = 14
 
-// newSrvConn reads the frames of nc, after pre (the bytes read past the
-// upgrade request, if any).
-func newSrvConn(nc net.Conn, pre []byte, w *wire, limit int) *srvConn {
-	c := &srvConn{
+// newConn reads the frames of nc, after pre (the bytes read past the
+// opening handshake, if any); client says which side of the connection
+// this is.
+func newConn(nc net.Conn, pre []byte, w *wire, limit int, client bool) *wsConn {
+	c := &wsConn{
 		nc:        nc,
 		pre:       pre,
 		w:         w,
 		limit:     limit,
+		client:    client,
 		pongs:     make(chan struct{}, 1),
 		closeRecv: make(chan struct{}),
 	}
@@ -136,7 +123,7 @@ func newSrvConn(nc net.Conn, pre []byte, w *wire, limit int) *srvConn {
 }
 
 // takeReader gives the reader a pooled read buffer.
-func (c *srvConn) takeReader() {
+func (c *wsConn) takeReader() {
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(c)
 	c.br = br
@@ -145,7 +132,7 @@ func (c *srvConn) takeReader() {
 // Read is what br reads: first pre, then the connection. A read cut short
 // by the idle sweeper's kick (see park.go) reads on, unless the reader is
 // at rest and may park: then it returns errParkNow.
-func (c *srvConn) Read(b []byte) (int, error) {
+func (c *wsConn) Read(b []byte) (int, error) {
 	if len(c.pre) > 0 {
 		n := copy(b, c.pre)
 		c.pre = c.pre[n:]
@@ -177,7 +164,7 @@ func (c *srvConn) Read(b []byte) (int, error) {
 
 // awaitFrame waits for the first byte of the next frame, between frames:
 // the reader's place of rest, where a kick may park it.
-func (c *srvConn) awaitFrame() error {
+func (c *wsConn) awaitFrame() error {
 	if c.br == nil {
 		c.takeReader() // resumed after a park
 	}
@@ -190,7 +177,7 @@ func (c *srvConn) awaitFrame() error {
 	return err
 }
 
-// frameHeader is a parsed client frame header.
+// frameHeader is a parsed frame header.
 type frameHeader struct {
 	fin    bool
 	rsv    byte
@@ -202,7 +189,7 @@ type frameHeader struct {
 
 // readHeader reads one frame header. It is parsed here rather than with
 // gobwas/ws.ReadHeader, which allocates its scratch buffer per frame.
-func (c *srvConn) readHeader() (frameHeader, error) {
+func (c *wsConn) readHeader() (frameHeader, error) {
 	var h frameHeader
 	b := c.hdr[:2]
 	if _, err := io.ReadFull(c.br, b); err != nil {
@@ -257,11 +244,11 @@ func unexpected(err error) error {
 // readMessage reads one whole data message (all its fragments) into a
 // pooled buffer that grows as the bytes arrive; see msgConn. It answers
 // pings, passes pongs to ping, and answers a close frame, returning a
-// *closeError. A frame breaking RFC 6455 (unmasked, reserved bits or
+// *closeError. A frame breaking RFC 6455 (masked the wrong way, reserved bits or
 // opcodes, a bad fragment sequence, an invalid close payload), a text
 // message that is not UTF-8, or a message above the limit gets the close
 // frame with the status RFC 6455 gives it, and a *frameError.
-func (c *srvConn) readMessage() (*[]byte, error) {
+func (c *wsConn) readMessage() (*[]byte, error) {
 	bp, err := c.readData()
 	if err == errParkNow {
 		return nil, err // at rest: nothing was read
@@ -280,7 +267,7 @@ func (c *srvConn) readMessage() (*[]byte, error) {
 	return bp, nil
 }
 
-func (c *srvConn) readData() (*[]byte, error) {
+func (c *wsConn) readData() (*[]byte, error) {
 	var bp *[]byte
 	var text bool
 	for {
@@ -303,7 +290,10 @@ func (c *srvConn) readData() (*[]byte, error) {
 			// No extension is ever negotiated (permessage-deflate is declined).
 			return bp, &frameError{statusProtocolError, "reserved bits set"}
 		}
-		if !h.masked {
+		if h.masked == c.client {
+			if c.client {
+				return bp, &frameError{statusProtocolError, "masked server frame"}
+			}
 			return bp, &frameError{statusProtocolError, "unmasked client frame"}
 		}
 		if h.op >= opClose {
@@ -329,7 +319,7 @@ func (c *srvConn) readData() (*[]byte, error) {
 		if int64(len(*bp))+h.length > int64(c.limit) {
 			return bp, &frameError{statusTooBig, fmt.Sprintf("message above %d bytes", c.limit)}
 		}
-		if bp, err = c.readPayload(bp, int(h.length), h.mask); err != nil {
+		if bp, err = c.readPayload(bp, int(h.length), h); err != nil {
 			return bp, err
 		}
 		if h.fin {
@@ -341,9 +331,9 @@ func (c *srvConn) readData() (*[]byte, error) {
 	}
 }
 
-// readPayload appends n unmasked payload bytes to the pooled buffer,
-// growing it (pooled) as they arrive.
-func (c *srvConn) readPayload(bp *[]byte, n int, mask [4]byte) (*[]byte, error) {
+// readPayload appends the n payload bytes of frame h, unmasked, to the
+// pooled buffer, growing it (pooled) as they arrive.
+func (c *wsConn) readPayload(bp *[]byte, n int, h frameHeader) (*[]byte, error) {
 	buf := *bp
 	start := len(buf)
 	for n > 0 {
@@ -363,26 +353,28 @@ func (c *srvConn) readPayload(bp *[]byte, n int, mask [4]byte) (*[]byte, error) 
 			return bp, unexpected(err)
 		}
 	}
-	gws.Cipher(buf[start:], mask, 0)
+	if h.masked {
+		gws.Cipher(buf[start:], h.mask, 0)
+	}
 	*bp = buf
 	return bp, nil
 }
 
 // control handles one control frame.
-func (c *srvConn) control(h frameHeader) error {
+func (c *wsConn) control(h frameHeader) error {
 	if !h.fin || h.length > gws.MaxControlFramePayloadSize {
 		return &frameError{statusProtocolError, "fragmented or oversize control frame"}
 	}
-	p := c.ctl[2 : 2+h.length]
+	p := c.ctl[:h.length]
 	if _, err := io.ReadFull(c.br, p); err != nil {
 		return unexpected(err)
 	}
-	gws.Cipher(p, h.mask, 0)
+	if h.masked {
+		gws.Cipher(p, h.mask, 0)
+	}
 	switch h.op {
 	case opPing:
-		// The answer's header goes in front of the payload, in place.
-		c.ctl[0], c.ctl[1] = finBit|opPong, byte(len(p))
-		if _, err := c.w.Write(c.ctl[:2+len(p)]); err != nil {
+		if err := c.writeControl(opPong, p); err != nil {
 			return fmt.Errorf("websocket: pong: %w", err)
 		}
 	case opPong:
@@ -416,7 +408,7 @@ func (c *srvConn) control(h frameHeader) error {
 }
 
 // sendClose writes a close frame once; later calls do nothing.
-func (c *srvConn) sendClose(code int, reason string) {
+func (c *wsConn) sendClose(code int, reason string) {
 	if !c.closeSent.CompareAndSwap(false, true) {
 		return
 	}
@@ -426,22 +418,33 @@ func (c *srvConn) sendClose(code int, reason string) {
 			reason = reason[:len(reason)-1]
 		}
 	}
-	var f [4 + gws.MaxControlFramePayloadSize]byte
-	f[0], f[1] = finBit|opClose, byte(2+len(reason))
-	binary.BigEndian.PutUint16(f[2:], uint16(code))
-	n := 4 + copy(f[4:], reason)
-	c.w.Write(f[:n]) // a failed write ends the connection anyway
+	var p [gws.MaxControlFramePayloadSize]byte
+	binary.BigEndian.PutUint16(p[:], uint16(code))
+	n := 2 + copy(p[2:], reason)
+	c.writeControl(opClose, p[:n]) // a failed write ends the connection anyway
 }
 
-var pingFrame = []byte{finBit | opPing, 0}
+// writeControl writes one control frame with payload (at most 125 bytes),
+// masked on the client side, in one Write.
+func (c *wsConn) writeControl(op byte, payload []byte) error {
+	var f [maxClientFrameHeader + gws.MaxControlFramePayloadSize]byte
+	var b []byte
+	if c.client {
+		b = appendMaskedFrame(f[:0], op, payload)
+	} else {
+		b = append(appendFrameHeader(f[:0], op, len(payload)), payload...)
+	}
+	_, err := c.w.Write(b)
+	return err
+}
 
 // ping writes a ping and waits for a pong; see msgConn.
-func (c *srvConn) ping(ctx context.Context) error {
+func (c *wsConn) ping(ctx context.Context) error {
 	select {
 	case <-c.pongs: // a stale one
 	default:
 	}
-	if _, err := c.w.Write(pingFrame); err != nil {
+	if err := c.writeControl(opPing, nil); err != nil {
 		return fmt.Errorf("websocket: ping: %w", err)
 	}
 	select {
@@ -456,7 +459,7 @@ func (c *srvConn) ping(ctx context.Context) error {
 
 // closeHandshake sends the close frame and waits, until closeBy, for the
 // reader to read the other side's; see msgConn.
-func (c *srvConn) closeHandshake(code int, reason string, closeBy time.Time) {
+func (c *wsConn) closeHandshake(code int, reason string, closeBy time.Time) {
 	c.sendClose(code, reason)
 	t := time.NewTimer(time.Until(closeBy))
 	defer t.Stop()
@@ -466,8 +469,4 @@ func (c *srvConn) closeHandshake(code int, reason string, closeBy time.Time) {
 	}
 }
 
-func (c *srvConn) write([]byte) error {
-	return errors.New("websocket: srvConn writes data frames through the wire")
-}
-
-func (c *srvConn) closeNow() { c.nc.Close() }
+func (c *wsConn) closeNow() { c.nc.Close() }
