@@ -425,16 +425,20 @@ func (c *wsConn) sendClose(code int, reason string) {
 }
 
 // writeControl writes one control frame with payload (at most 125 bytes),
-// masked on the client side, in one Write.
+// masked on the client side, in one Write. The frame is built in a pooled
+// buffer: on the stack it would escape to the heap (the connection's Write
+// is an interface call), one allocation per pong.
 func (c *wsConn) writeControl(op byte, payload []byte) error {
-	var f [maxClientFrameHeader + gws.MaxControlFramePayloadSize]byte
-	var b []byte
+	bp := bufpool.Get(maxClientFrameHeader + gws.MaxControlFramePayloadSize)
+	b := (*bp)[:0]
 	if c.client {
-		b = appendMaskedFrame(f[:0], op, payload)
+		b = appendMaskedFrame(b, op, payload)
 	} else {
-		b = append(appendFrameHeader(f[:0], op, len(payload)), payload...)
+		b = append(appendFrameHeader(b, op, len(payload)), payload...)
 	}
 	_, err := c.w.Write(b)
+	*bp = b[:0]
+	bufpool.Put(bp)
 	return err
 }
 

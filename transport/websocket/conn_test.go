@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 	"github.com/switchyard/switchyard/transport"
+	"github.com/switchyard/switchyard/transport/internal/bufpool"
 )
 
 // rawClient is a hand-made WebSocket client: it sends whatever frames a
@@ -341,4 +342,31 @@ func TestServeHTTPPath(t *testing.T) {
 	t.Run("Violations", TestFrameViolationsClose)
 	t.Run("Deflate", TestDeflateDeclined)
 	t.Run("Early", TestEarlyFramesKept)
+}
+
+// TestPongDoesNotAllocate: answering a ping, on either side, allocates
+// nothing (the frame is built in a pooled buffer; on the stack it escaped).
+func TestPongDoesNotAllocate(t *testing.T) {
+	for _, client := range []bool{false, true} {
+		ping, data := frame(finBit|opPing, []byte("are you there")), frame(finBit|opText, []byte(`[36,1,2,{}]`))
+		if client {
+			ping, data = serverFrame(finBit|opPing, []byte("are you there")), serverFrame(finBit|opText, []byte(`[36,1,2,{}]`))
+		}
+		in := append(ping, data...)
+		r := bytes.NewReader(in)
+		nc := &bytesConn{r: r}
+		c := newConn(nc, nil, newWire(nc, time.Minute), 1<<10, client)
+		read := func() {
+			r.Reset(in)
+			bp, err := c.readMessage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			bufpool.Put(bp)
+		}
+		read() // the pools fill
+		if n := testing.AllocsPerRun(100, read); n != 0 {
+			t.Errorf("client %v: a ping answered and a message read take %v allocations, want 0", client, n)
+		}
+	}
 }
