@@ -79,6 +79,7 @@ func Dial(ctx context.Context, rawURL string, opts DialOptions) (transport.Peer,
 		MaxSend:    o.MaxMessageSize,
 	}
 	wr := newWire(nc, o.WriteTimeout)
+	wr.prime()
 	c := newConn(nc, pre, wr, o.MaxMessageSize, true)
 	return newPeer(c, nc, wr, s, opts.Batched, info, o, nil), nil
 }

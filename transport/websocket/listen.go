@@ -182,7 +182,9 @@ func (hd *Handler) upgradeConn(c net.Conn, br *bufio.Reader, head []byte) {
 	headReaders.Put(br)
 	c.SetDeadline(time.Time{})
 	s, batched, _ := serializer.BySubprotocol(proto)
-	hd.run(c, pre, newWire(c, hd.opts.WriteTimeout), s, batched, proto, remote, peerutil.IsTLS(c), peerutil.TLSState(c))
+	wr := newWire(c, hd.opts.WriteTimeout)
+	wr.prime()
+	hd.run(c, pre, wr, s, batched, proto, remote, peerutil.IsTLS(c), peerutil.TLSState(c))
 }
 
 var originHeader = []byte("Origin")

@@ -67,6 +67,17 @@ func (w *wire) limit(closeBy time.Time) {
 	}
 }
 
+// prime arms the write deadline ahead of the first write, on the goroutine
+// that set the connection up: the writer goroutine, started on demand with
+// a fresh stack, then finds it armed and does not grow its stack into the
+// runtime's timer code (one stack copy per WebSocket session in the
+// connect profile).
+func (w *wire) prime() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.arm()
+}
+
 // arm makes sure the coming write has a deadline; w.mu is held.
 func (w *wire) arm() {
 	if !w.closeBy.IsZero() {

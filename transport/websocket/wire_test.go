@@ -207,3 +207,18 @@ func BenchmarkWriteFrames(b *testing.B) {
 		})
 	}
 }
+
+// TestUpgradePrimesWriteDeadline: the write deadline is armed by the
+// goroutine that upgraded the connection, before the peer writes anything,
+// so the writer goroutine (fresh stack) does not set it on its first flush.
+func TestUpgradePrimesWriteDeadline(t *testing.T) {
+	ts := startServer(t, ServerOptions{}, nil)
+	rawDial(t, ts.url, "wamp.2.json")
+	w := ts.peer(t).(*peer).wire
+	w.mu.Lock()
+	deadline := w.deadline
+	w.mu.Unlock()
+	if left := time.Until(deadline); left <= 0 {
+		t.Fatalf("write deadline %v before the first write, want one armed", deadline)
+	}
+}
