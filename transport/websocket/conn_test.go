@@ -344,29 +344,43 @@ func TestServeHTTPPath(t *testing.T) {
 	t.Run("Early", TestEarlyFramesKept)
 }
 
-// TestPongDoesNotAllocate: answering a ping, on either side, allocates
-// nothing (the frame is built in a pooled buffer; on the stack it escaped).
-func TestPongDoesNotAllocate(t *testing.T) {
+// BenchmarkPong: answering a ping and reading the message after it, on
+// either side, allocates nothing (the pong is built in a pooled buffer; on
+// the stack it escaped to the heap). Run without the race detector (which
+// makes sync.Pool drop items), as scripts/test.sh's benchmark step does.
+func BenchmarkPong(b *testing.B) {
 	for _, client := range []bool{false, true} {
-		ping, data := frame(finBit|opPing, []byte("are you there")), frame(finBit|opText, []byte(`[36,1,2,{}]`))
+		name := "server"
 		if client {
-			ping, data = serverFrame(finBit|opPing, []byte("are you there")), serverFrame(finBit|opText, []byte(`[36,1,2,{}]`))
+			name = "client"
 		}
-		in := append(ping, data...)
-		r := bytes.NewReader(in)
-		nc := &bytesConn{r: r}
-		c := newConn(nc, nil, newWire(nc, time.Minute), 1<<10, client)
-		read := func() {
-			r.Reset(in)
-			bp, err := c.readMessage()
-			if err != nil {
-				t.Fatal(err)
+		b.Run(name, func(b *testing.B) {
+			ping, data := frame(finBit|opPing, []byte("are you there")), frame(finBit|opText, []byte(`[36,1,2,{}]`))
+			if client {
+				ping, data = serverFrame(finBit|opPing, []byte("are you there")), serverFrame(finBit|opText, []byte(`[36,1,2,{}]`))
 			}
-			bufpool.Put(bp)
-		}
-		read() // the pools fill
-		if n := testing.AllocsPerRun(100, read); n != 0 {
-			t.Errorf("client %v: a ping answered and a message read take %v allocations, want 0", client, n)
-		}
+			in := append(ping, data...)
+			r := bytes.NewReader(in)
+			nc := &bytesConn{r: r}
+			c := newConn(nc, nil, newWire(nc, time.Minute), 1<<10, client)
+			read := func() {
+				r.Reset(in)
+				bp, err := c.readMessage()
+				if err != nil {
+					b.Fatal(err)
+				}
+				bufpool.Put(bp)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				read()
+			}
+			if raceEnabled {
+				return
+			}
+			if n := testing.AllocsPerRun(100, read); n != 0 {
+				b.Fatalf("a ping answered and a message read take %v allocations, want 0", n)
+			}
+		})
 	}
 }

@@ -129,9 +129,10 @@ func dialConn(ctx context.Context, u *url.URL, opts DialOptions) (net.Conn, erro
 // first frames, if it was quick). A refusal's error carries the router's
 // status and explanation, which names the subprotocols it speaks.
 func openingHandshake(ctx context.Context, nc net.Conn, u *url.URL, proto string, header http.Header) ([]byte, error) {
-	if deadline, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(deadline)
-	}
+	// ctx's end, its deadline included, cuts the handshake short: the
+	// connection's deadline moves into the past. (Setting ctx's deadline
+	// on the connection as well would race with it: the read could time
+	// out before ctx reports why.)
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
 	var refusal error
 	d := gws.Dialer{
@@ -145,7 +146,7 @@ func openingHandshake(ctx context.Context, nc net.Conn, u *url.URL, proto string
 	}
 	br, hs, err := d.Upgrade(nc, u)
 	if !stop() && (err == nil || isTimeout(err)) {
-		err = ctx.Err() // the deadline set above may have cut the handshake short
+		err = ctx.Err() // the handshake was cut short, or the connection poisoned after it
 	}
 	var pre []byte
 	if br != nil {

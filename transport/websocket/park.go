@@ -223,6 +223,9 @@ func (p *peer) ResumeWith(resume func()) {
 	}
 }
 
+// CanPark reports whether the peer may park; see transport.Parker.
+func (p *peer) CanPark() bool { return p.c.canPark() }
+
 // unpark takes a parked reader back from the poller before the
 // connection is closed; see wsConn.unpark.
 func (p *peer) unpark() {
