@@ -53,6 +53,10 @@ type Parker interface {
 	// the peer still open; the transport then leaves the peer to it: the
 	// resumed reader closes the peer when the session is over.
 	ResumeWith(resume func())
+	// CanPark reports whether this connection takes part in parking at all
+	// (a plain socket, parking enabled). A reader that never parks keeps
+	// the stack it grew for as long as the connection lives.
+	CanPark() bool
 }
 
 // Info describes a connection for logs, session details and auth.

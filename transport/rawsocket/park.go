@@ -97,6 +97,9 @@ func (p *peer) initPark(srv *serverSide) {
 // canPark reports whether the peer takes part in sweeping at all.
 func (p *peer) canPark() bool { return p.pk.rc != nil }
 
+// CanPark reports whether the peer may park; see transport.Parker.
+func (p *peer) CanPark() bool { return p.canPark() }
+
 // ResumeWith allows (resume non-nil) or forbids parking; see
 // transport.Parker. Reader goroutine only.
 func (p *peer) ResumeWith(resume func()) {
