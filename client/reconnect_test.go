@@ -74,6 +74,18 @@ func (pr *pipeRouter) cut() {
 	}
 }
 
+// cutFrom closes the server ends of the connections dialed after the
+// first n, leaving the older ones up.
+func (pr *pipeRouter) cutFrom(n int) {
+	pr.mu.Lock()
+	servers := pr.servers[n:]
+	pr.servers = pr.servers[:n:n]
+	pr.mu.Unlock()
+	for _, s := range servers {
+		s.Close("cut by test")
+	}
+}
+
 func (pr *pipeRouter) setOpen(open bool) {
 	pr.mu.Lock()
 	pr.open = open
@@ -233,6 +245,9 @@ func TestReconnectCallInFlightFailsWithErrDisconnected(t *testing.T) {
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
+	pr.mu.Lock()
+	calleeConns := len(pr.servers)
+	pr.mu.Unlock()
 	st := newStates()
 	caller, err := client.Connect(context.Background(), "", client.Config{
 		Dial:          pr.dial,
@@ -249,7 +264,9 @@ func TestReconnectCallInFlightFailsWithErrDisconnected(t *testing.T) {
 		errs <- err
 	}()
 	time.Sleep(50 * time.Millisecond) // the call reaches the callee
-	pr.cut()
+	// Only the caller's connection drops: were the callee's cut too, the
+	// router could answer the call with "the callee left" first.
+	pr.cutFrom(calleeConns)
 	select {
 	case err := <-errs:
 		if !errors.Is(err, client.ErrDisconnected) {
