@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -451,5 +452,37 @@ func TestRPCSpreadsCallees(t *testing.T) {
 	bad := &RPC{Common: Common{Count: 10}, Callees: 1, CalleeURLs: []string{"bogus://x"}}
 	if _, err := bad.Run(testContext(t), Target{Label: "router", URL: ir.RawSocketURL()}); err == nil {
 		t.Fatal("a bad callee URL was accepted")
+	}
+}
+
+// TestConnectSpreadsSources: over IPv4 loopback, successive sessions of
+// bench connect dial from different 127.1.x.y addresses (their ports in
+// TIME_WAIT do not pile up on one address); elsewhere the dialer is left
+// alone. TestConnectOpensAndCloses runs such sessions end to end.
+func TestConnectSpreadsSources(t *testing.T) {
+	ep, err := parseEndpoint("tcp://127.0.0.1:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !spreadSources(ep) {
+		t.Fatal("a loopback TCP target is not spread")
+	}
+	seen := map[string]bool{}
+	for n := range int64(1000) {
+		cfg := sessionConfig(client.Config{}, true, n)
+		if cfg.Dialer == nil || cfg.Dialer.LocalAddr == nil {
+			t.Fatalf("session %d dials from no chosen address", n)
+		}
+		a := cfg.Dialer.LocalAddr.(*net.TCPAddr)
+		if !a.IP.IsLoopback() || a.Port != 0 {
+			t.Fatalf("session %d dials from %v", n, a)
+		}
+		seen[a.IP.String()] = true
+	}
+	if len(seen) != 1000 {
+		t.Errorf("1,000 sessions dialed from %d addresses", len(seen))
+	}
+	if cfg := sessionConfig(client.Config{}, false, 7); cfg.Dialer != nil {
+		t.Errorf("not spread, yet the dialer was set: %v", cfg.Dialer.LocalAddr)
 	}
 }
