@@ -456,9 +456,9 @@ func TestRPCSpreadsCallees(t *testing.T) {
 }
 
 // TestConnectSpreadsSources: over IPv4 loopback, successive sessions of
-// bench connect dial from different 127.1.x.y addresses (their ports in
-// TIME_WAIT do not pile up on one address); elsewhere the dialer is left
-// alone. TestConnectOpensAndCloses runs such sessions end to end.
+// bench connect dial from different 127.a.b.c addresses (their ports in
+// TIME_WAIT do not pile up on one address), wrapping around without ever
+// using a .0 or .255 byte; elsewhere the dialer is left alone. TestConnectOpensAndCloses runs such sessions end to end.
 func TestConnectSpreadsSources(t *testing.T) {
 	ep, err := parseEndpoint("tcp://127.0.0.1:8080")
 	if err != nil {
@@ -468,8 +468,17 @@ func TestConnectSpreadsSources(t *testing.T) {
 		t.Fatal("a loopback TCP target is not spread")
 	}
 	seen := map[string]bool{}
+	for _, n := range []int64{0, 253, 254, 64515, 64516, loopbackSources - 1, loopbackSources, 3 * loopbackSources / 2} {
+		ip := connectSource(n).To4()
+		if ip[0] != 127 || ip[1] == 0 || ip[1] == 255 || ip[2] == 0 || ip[2] == 255 || ip[3] == 0 || ip[3] == 255 {
+			t.Errorf("session %d dials from %v", n, ip)
+		}
+	}
+	if !connectSource(loopbackSources).Equal(connectSource(0)) {
+		t.Error("the addresses do not wrap around")
+	}
 	for n := range int64(1000) {
-		cfg := sessionConfig(client.Config{}, true, n)
+		cfg := sessionConfig(client.Config{}, true, 65000+n)
 		if cfg.Dialer == nil || cfg.Dialer.LocalAddr == nil {
 			t.Fatalf("session %d dials from no chosen address", n)
 		}

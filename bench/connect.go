@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,7 @@ func (o *Connect) Run(ctx context.Context, t Target) (*Result, error) {
 	})
 	cfg := o.clientConfig()
 	spread := spreadSources(ep)
+	base := rand.Int64N(loopbackSources)
 	var tickets atomic.Int64
 	tickets.Store(o.Count)
 	type tally struct {
@@ -80,7 +82,7 @@ func (o *Connect) Run(ctx context.Context, t Target) (*Result, error) {
 					break
 				}
 				t0 := time.Now()
-				if err := o.once(runCtx, t.URL, sessionConfig(cfg, spread, n)); err != nil {
+				if err := o.once(runCtx, t.URL, sessionConfig(cfg, spread, base+n)); err != nil {
 					if ctxDone(runCtx) {
 						return // cut short by the duration: not a failure
 					}
@@ -111,15 +113,30 @@ func (o *Connect) Run(ctx context.Context, t Target) (*Result, error) {
 	return res, nil
 }
 
-// sessionConfig is the client configuration of session n. With spread,
-// the sessions dial from addresses spread over 127.0.0.0/8 (see
-// sourceAddr): from one address, a run of tens of thousands of sessions
-// would leave the ephemeral ports in TIME_WAIT (the client closes first),
-// and connect(2) would spend the run searching for a free one — or time
-// out, as 4,000 of 30,000 dials did in back-to-back runs.
-func sessionConfig(cfg client.Config, spread bool, n int64) client.Config {
+// loopbackSources is how many source addresses connectSource spreads
+// over: 127.a.b.c with a, b and c in 1..254.
+const loopbackSources = 254 * 254 * 254
+
+// connectSource is the address session k dials from.
+func connectSource(k int64) net.IP {
+	k %= loopbackSources
+	return net.IPv4(127, byte(k/(254*254)+1), byte(k/254%254+1), byte(k%254+1))
+}
+
+// sessionConfig is the client configuration of session k. With spread,
+// the sessions of a run dial from consecutive addresses of 127.0.0.0/8,
+// starting at a random one (see connectSource). From one address, the
+// ports of a run's closed connections stay in TIME_WAIT for a minute —
+// on the client (RawSocket, whose client closes first) or on the router
+// (WebSocket, whose server closes first) — and a run of 30,000 sessions
+// reuses them: connect(2) searched for free ports, and up to 4,600 dials
+// of a run timed out against the router's TIME_WAIT. Spread over the
+// 64,516 addresses bench idle uses, the kernel picked the same port for
+// an address in the next run, and the WebSocket dials timed out as
+// before; over 16 million addresses from a random start, runs do not meet.
+func sessionConfig(cfg client.Config, spread bool, k int64) client.Config {
 	if spread {
-		cfg.Dialer = &net.Dialer{LocalAddr: &net.TCPAddr{IP: sourceAddr(n)}}
+		cfg.Dialer = &net.Dialer{LocalAddr: &net.TCPAddr{IP: connectSource(k)}}
 	}
 	return cfg
 }
