@@ -142,8 +142,11 @@ func FuzzUpgradeHead(f *testing.F) {
 			p.Recv(ctx)
 		}), ServerOptions{Options: transport.Options{Logger: quiet}, OriginPatterns: []string{"*.example"}})
 		c := &bytesConn{r: bytes.NewReader(in)}
-		if pc := hd.serveConn(c, time.Second); pc != nil {
+		switch pc, session := hd.serveConn(c, time.Second); {
+		case pc != nil:
 			io.Copy(io.Discard, pc) // what net/http would read
+		case session != nil:
+			go session()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -89,21 +89,30 @@ func (hd *Handler) Serve(ln net.Listener, hs *http.Server) error {
 		mu.Unlock()
 		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			toHTTP := hd.serveConn(c, timeout)
+			toHTTP, session := hd.serveConn(c, timeout)
 			mu.Lock()
 			delete(reading, c)
 			mu.Unlock()
+			if session != nil {
+				// The session is the handler's from here on (Shutdown
+				// waits for it), and runs on this goroutine, whose stack
+				// the upgrade has grown already.
+				wg.Done()
+				session()
+				return
+			}
 			if toHTTP != nil && !fl.feed(toHTTP) {
 				toHTTP.Close()
 			}
+			wg.Done()
 		}()
 	}
 }
 
-// serveConn reads c's request head and upgrades it, or returns the
-// connection to hand to net/http.
-func (hd *Handler) serveConn(c net.Conn, timeout time.Duration) net.Conn {
+// serveConn reads c's request head and upgrades it, returning the session
+// to run; or it returns the connection to hand to net/http; or neither
+// (the connection failed or was refused, and is closed).
+func (hd *Handler) serveConn(c net.Conn, timeout time.Duration) (net.Conn, func()) {
 	c.SetDeadline(time.Now().Add(timeout))
 	br := headReaders.Get().(*bufio.Reader)
 	br.Reset(c)
@@ -112,20 +121,19 @@ func (hd *Handler) serveConn(c net.Conn, timeout time.Duration) net.Conn {
 		br.Reset(nil)
 		headReaders.Put(br)
 		c.Close()
-		return nil
+		return nil, nil
 	}
 	if head == nil || !isUpgrade(head) {
 		c.SetDeadline(time.Time{}) // net/http sets its own
-		return &peekedConn{Conn: c, r: br}
+		return &peekedConn{Conn: c, r: br}, nil
 	}
-	hd.upgradeConn(c, br, head)
-	return nil
+	return nil, hd.upgradeConn(c, br, head)
 }
 
 // upgradeConn runs gobwas/ws's upgrade on the head and, if it succeeds,
-// the session. br (a pooled head reader) holds head and any bytes sent
-// after it.
-func (hd *Handler) upgradeConn(c net.Conn, br *bufio.Reader, head []byte) {
+// returns the session to run (see run). br (a pooled head reader) holds
+// head and any bytes sent after it.
+func (hd *Handler) upgradeConn(c net.Conn, br *bufio.Reader, head []byte) func() {
 	remote := peerutil.RemoteAddr(c)
 	var (
 		host, origin, proto string
@@ -174,7 +182,7 @@ func (hd *Handler) upgradeConn(c net.Conn, br *bufio.Reader, head []byte) {
 		br.Reset(nil)
 		headReaders.Put(br)
 		c.Close()
-		return
+		return nil
 	}
 	br.Discard(len(head))
 	pre := leftover(br)
@@ -184,7 +192,7 @@ func (hd *Handler) upgradeConn(c net.Conn, br *bufio.Reader, head []byte) {
 	s, batched, _ := serializer.BySubprotocol(proto)
 	wr := newWire(c, hd.opts.WriteTimeout)
 	wr.prime()
-	hd.run(c, pre, wr, s, batched, proto, remote, peerutil.IsTLS(c), peerutil.TLSState(c))
+	return hd.run(c, pre, wr, s, batched, proto, remote, peerutil.IsTLS(c), peerutil.TLSState(c))
 }
 
 var originHeader = []byte("Origin")

@@ -233,19 +233,26 @@ func (hd *Handler) upgraded(c net.Conn, pre []byte, key, proto, remote string, t
 		hd.release(remote)
 		return
 	}
-	hd.run(c, pre, wr, s, batched, proto, remote, tlsOn, state)
+	if session := hd.run(c, pre, wr, s, batched, proto, remote, tlsOn, state); session != nil {
+		// net/http's goroutine (deep stack, the request) returns rather
+		// than staying with the connection.
+		go session()
+	}
 }
 
-// run serves the session of an upgraded connection on a goroutine of its
-// own, owned by the handler (counted by admit, waited for by Shutdown):
-// whatever goroutine did the upgrade (net/http's, with its deep stack and
-// the request) returns instead of staying with every idle connection.
-// The goroutine keeps only the remote address of the request, not the
-// request itself (headers, URL, context: over 2 KB).
+// run sets up the session of an upgraded connection and returns the
+// function that serves it, owned by the handler (counted by admit, waited
+// for by Shutdown), or nil if the handler is closed. Serve runs it on the
+// goroutine that read the head (its stack already grown by the upgrade:
+// a new goroutine grew its own twice per session); ServeHTTP on a new
+// goroutine, so that net/http's, with its deep stack and the request,
+// returns instead of staying with every idle connection. The session keeps
+// only the remote address of the request, not the request itself
+// (headers, URL, context: over 2 KB).
 //
 // If the handler parks the session's reader (transport.Parker), the
-// goroutine ends there; the peer's end does the bookkeeping (onFinish).
-func (hd *Handler) run(c net.Conn, pre []byte, wr *wire, s serializer.Serializer, batched bool, proto, remote string, tlsOn bool, state *tls.ConnectionState) {
+// function returns there; the peer's end does the bookkeeping (onFinish).
+func (hd *Handler) run(c net.Conn, pre []byte, wr *wire, s serializer.Serializer, batched bool, proto, remote string, tlsOn bool, state *tls.ConnectionState) func() {
 	info := transport.Info{
 		Transport:  "websocket",
 		Protocol:   proto,
@@ -270,12 +277,12 @@ func (hd *Handler) run(c net.Conn, pre []byte, wr *wire, s serializer.Serializer
 	if !hd.add(p) {
 		p.fail(errServerClosed)
 		<-p.Done()
-		return
+		return nil
 	}
 	if sc.canPark() {
 		hd.parking.Watch(sc)
 	}
-	go func() {
+	return func() {
 		hd.h.ServePeer(hd.baseCtx, p)
 		if sc.pk.handedOff.Load() {
 			// The reader parked: the handler resumes it later and closes
@@ -284,7 +291,7 @@ func (hd *Handler) run(c net.Conn, pre []byte, wr *wire, s serializer.Serializer
 		}
 		p.Close("session ended")
 		<-p.Done()
-	}()
+	}
 }
 
 // enter counts a request that may become a session; it refuses once the
