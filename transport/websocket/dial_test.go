@@ -265,14 +265,16 @@ func TestClientRefusesMaskedServerFrame(t *testing.T) {
 	}
 }
 
-// TestDialContextBoundsHandshake: a server that accepts the connection but
-// never answers the upgrade cannot hold Dial past its context.
-func TestDialContextBoundsHandshake(t *testing.T) {
+// mute listens on 127.0.0.1 and accepts one connection, never answering:
+// the connection arrives on the channel (closed after it, or when the
+// listener closes at the end of the test).
+func mute(t *testing.T) (string, <-chan net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	accepted := make(chan net.Conn, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -281,10 +283,17 @@ func TestDialContextBoundsHandshake(t *testing.T) {
 		}
 		close(accepted)
 	}()
+	return "ws://" + ln.Addr().String() + "/", accepted
+}
+
+// TestDialContextBoundsHandshake: a server that accepts the connection but
+// never answers the upgrade cannot hold Dial past its context.
+func TestDialContextBoundsHandshake(t *testing.T) {
+	url, accepted := mute(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = Dial(ctx, "ws://"+ln.Addr().String()+"/", DialOptions{Options: transport.Options{Logger: quiet}})
+	_, err := Dial(ctx, url, DialOptions{Options: transport.Options{Logger: quiet}})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Dial: %v, want the context's deadline", err)
 	}
@@ -299,23 +308,11 @@ func TestDialContextBoundsHandshake(t *testing.T) {
 // TestDialCancelBeforeAnswer: cancelling the context (no deadline) ends a
 // handshake the server never answers.
 func TestDialCancelBeforeAnswer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-		close(accepted)
-	}()
+	url, accepted := mute(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := Dial(ctx, "ws://"+ln.Addr().String()+"/", DialOptions{Options: transport.Options{Logger: quiet}})
+		_, err := Dial(ctx, url, DialOptions{Options: transport.Options{Logger: quiet}})
 		errc <- err
 	}()
 	c := <-accepted
