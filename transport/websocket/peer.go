@@ -57,7 +57,6 @@ type peer struct {
 	// onFinish, on the server side, runs once the peer is done (after
 	// Done is closed): the handler's bookkeeping for the connection.
 	onFinish func(*peer)
-	netConn  net.Conn // the connection under c: deadlines, and a close that never blocks
 	// wire is where the writer writes the data frames it built itself,
 	// and c its control frames.
 	wire *wire
@@ -111,7 +110,6 @@ func newPeer(c *wsConn, netConn net.Conn, w *wire, s serializer.Serializer, batc
 	p := &peer{
 		c:        c,
 		onFinish: onFinish,
-		netConn:  netConn,
 		wire:     w,
 		op:       opBinary,
 		client:   c.client,

@@ -98,10 +98,6 @@ const (
 	finBit   = 0x80
 )
 
-// maxFrameHeader is the longest header of an unmasked frame: two bytes and
-// a 64-bit length.
-const maxFrameHeader = 10
-
 // appendFrameHeader appends the header of one unmasked, final (unfragmented)
 // frame of n payload bytes: the server's frames are never masked (RFC
 // 6455, section 5.1). It does not allocate when dst has room.

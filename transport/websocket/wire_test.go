@@ -109,7 +109,7 @@ func TestWriteFramesLengths(t *testing.T) {
 	c.SetReadLimit(1 << 20)
 	sp := ts.peer(t)
 	drain(sp) // the server's reader answers the client's pings
-	sizes := []int{1, 125, 126, 127, 65535, 65536, 70000, writeBufferSize - maxFrameHeader, writeBufferSize, 3, 200000}
+	sizes := []int{1, 125, 126, 127, 65535, 65536, 70000, writeBufferSize - maxClientFrameHeader, writeBufferSize, 3, 200000}
 	var want [][]byte
 	for round := range 20 {
 		for i, n := range sizes {
