@@ -72,13 +72,13 @@ func StartRouter(ctx context.Context, o RouterOptions) (*InProcessRouter, error)
 		return nil, fmt.Errorf("bench: in-process router: %w", err)
 	}
 	ir := &InProcessRouter{Router: r}
-	ir.rawLn, err = net.Listen("tcp", "127.0.0.1:0")
+	ir.rawLn, err = transport.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("bench: in-process router: %w", err)
 	}
 	ir.raw = rawsocket.NewServer(r, rawsocket.ServerOptions{Options: o.Transport, ParkIdle: o.ParkIdle})
 	if o.WebSocket {
-		ir.wsLn, err = net.Listen("tcp", "127.0.0.1:0")
+		ir.wsLn, err = transport.Listen(context.Background(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			ir.rawLn.Close()
 			return nil, fmt.Errorf("bench: in-process router: %w", err)

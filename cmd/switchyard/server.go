@@ -73,7 +73,7 @@ func bind(l listenerSpec) (net.Listener, error) {
 	if l.network == "unix" {
 		_ = os.Remove(l.addr) // a stale socket from an earlier run
 	}
-	ln, err := net.Listen(l.network, l.addr)
+	ln, err := transport.Listen(context.Background(), l.network, l.addr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.origin, err)
 	}
