@@ -16,16 +16,17 @@ type CheckResult struct {
 // Targets of issue 5 and aims of the design, in one place so that the
 // documentation and the check cannot drift apart.
 const (
-	TargetRPCRatio       = 0.50       // of the relay's round trips, 8 callers × window 16, RawSocket/msgpack
-	TargetFanoutRatio    = 0.60       // of the relay's delivered frames/s, 1 → 1,000
-	TargetIdleRawSocket  = 16 << 10   // bytes per idle session at 10,000 sessions
-	TargetIdleWebSocket  = 24 << 10   // bytes per idle session at 10,000 sessions
-	TargetIdleSessions   = 10_000     // where the idle target is defined
-	TargetSlowRSSGrowth  = 64 << 20   // bound on the router's RSS growth with one stalled subscriber
-	AimRPCCPUMicros      = 25.0       // router CPU per call
-	AimEventCPUMicros    = 6.0        // router CPU per delivered event
-	AimIdleRawSocketByte = 8.5 * 1024 // per idle session
-	AimIdleWebSocketByte = 10 * 1024  // per idle session
+	TargetRPCRatio        = 0.50       // of the relay's round trips, 8 callers × window 16, RawSocket/msgpack
+	TargetFanoutRatio     = 0.60       // of the relay's delivered frames/s, 1 → 1,000
+	TargetIdleRawSocket   = 16 << 10   // bytes per idle session at 10,000 sessions
+	TargetIdleWebSocket   = 24 << 10   // bytes per idle session at 10,000 sessions
+	TargetIdleSessions    = 10_000     // where the idle target is defined
+	TargetSlowRSSGrowth   = 64 << 20   // bound on the router's RSS growth with one stalled subscriber
+	TargetConnectWSOverRS = 1.3        // WebSocket connect cycle's router CPU over RawSocket's (issue 14)
+	AimRPCCPUMicros       = 25.0       // router CPU per call
+	AimEventCPUMicros     = 6.0        // router CPU per delivered event
+	AimIdleRawSocketByte  = 8.5 * 1024 // per idle session
+	AimIdleWebSocketByte  = 10 * 1024  // per idle session
 )
 
 // Check evaluates the targets that apply to the report's scenario, stores
@@ -86,6 +87,25 @@ func Check(rep *Report) (failed []CheckResult) {
 		}
 		if p := router.Process; p != nil {
 			info(fmt.Sprintf("aim: router CPU per delivered event ≤ %.0f µs", AimEventCPUMicros), "%.2f µs", p.CPUPerOpMicros)
+		}
+	case "connect":
+		var errs int64
+		for _, r := range rep.Runs {
+			errs += r.ErrorCount()
+		}
+		pass("connect: every session opened, joined and closed", errs == 0, "%d errors over %d runs", errs, len(rep.Runs))
+		name := fmt.Sprintf("connect: WebSocket router CPU per session ≤ %.1f× RawSocket's (medians of alternated rounds)", TargetConnectWSOverRS)
+		versus, v := rep.runsOf("versus"), rep.Versus
+		switch {
+		case v == nil || len(versus) == 0:
+			pass(name, false, "needs the router's RawSocket listener run alternately with its WebSocket one (--url ws://… --versus tcp://… with --pid and --versus-pid)")
+		case router.Transport != "websocket" || versus[0].Transport != "rawsocket":
+			pass(name, false, "the runs compare %s with %s; the target is defined for websocket (--url) against rawsocket (--versus)", router.Transport, versus[0].Transport)
+		case v.CPUPerOpRatio == 0:
+			pass(name, false, "needs both processes' CPU (--pid and --versus-pid)")
+		default:
+			pass(name, v.CPUPerOpRatio <= TargetConnectWSOverRS, "%.1f / %.1f µs per session = %.2f over %d rounds",
+				v.RouterCPUPerOp, v.VersusCPUPerOp, v.CPUPerOpRatio, v.Rounds)
 		}
 	case "idle":
 		limit, aim := int64(TargetIdleRawSocket), AimIdleRawSocketByte

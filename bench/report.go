@@ -24,6 +24,8 @@ type Report struct {
 	Runs     []*Result `json:"runs"`
 	// Ratio compares the router with the baseline, when both ran.
 	Ratio *Ratio `json:"ratio,omitempty"`
+	// Versus compares the router with a target run alternately with it.
+	Versus *Versus `json:"versus,omitempty"`
 	// Checks are the targets evaluated by --check.
 	Checks []CheckResult `json:"checks,omitempty"`
 }
@@ -265,7 +267,12 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&buf, "%s over %s/%s  %s\n", rep.Scenario, first.Transport, first.Serializer, formatParams(first.Params))
 	fmt.Fprintf(&buf, "machine: %d CPUs (%s), load %.2f before the run; generator and target share it\n",
 		rep.Machine.CPUs, rep.Machine.CPUModel, rep.Machine.LoadAverage)
+	listed := map[string]bool{}
 	for _, r := range rep.Runs {
+		if listed[r.Target] {
+			continue // the later rounds of an alternated comparison
+		}
+		listed[r.Target] = true
 		pid := ""
 		if r.Process != nil {
 			pid = fmt.Sprintf(" (pid %d)", r.Process.PID)
@@ -280,7 +287,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := "\t"
 	for _, r := range rep.Runs {
-		header += r.Target + "\t"
+		header += r.column() + "\t"
 	}
 	router, baseline := rep.Run("router"), rep.Run("baseline")
 	compare := router != nil && baseline != nil
@@ -327,9 +334,20 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		if r.Slow != nil {
 			fmt.Fprintf(&buf, "stalled subscriber (%s): %s\n", r.Target, r.Slow.HowClosed)
 		}
+		if r.Round > 1 {
+			continue // the same notes as round 1
+		}
 		for _, n := range r.Notes {
 			fmt.Fprintf(&buf, "note (%s): %s\n", r.Target, n)
 		}
+	}
+	if v := rep.Versus; v != nil {
+		fmt.Fprintf(&buf, "\nrouter/versus, medians of %d alternated rounds: %s %.0f / %.0f = %.2f",
+			v.Rounds, v.Metric, v.RouterRate, v.VersusRate, v.RateRatio)
+		if v.CPUPerOpRatio > 0 {
+			fmt.Fprintf(&buf, "; target CPU per operation %.1f / %.1f µs = %.2f", v.RouterCPUPerOp, v.VersusCPUPerOp, v.CPUPerOpRatio)
+		}
+		buf.WriteByte('\n')
 	}
 	if rep.Ratio != nil {
 		fmt.Fprintf(&buf, "\nrouter/baseline %s: %.2f", rep.Ratio.Metric, rep.Ratio.Value)
@@ -346,6 +364,15 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// column heads the run's column: its target, and its round in an
+// alternated comparison.
+func (r *Result) column() string {
+	if r.Round > 0 {
+		return r.Target + " " + strconv.Itoa(r.Round)
+	}
+	return r.Target
 }
 
 // ratioCell shows the ratio on the row of the compared figure.

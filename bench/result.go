@@ -8,8 +8,10 @@ import (
 
 // Result is one scenario run against one target.
 type Result struct {
-	Scenario   string         `json:"scenario"`
-	Target     string         `json:"target"`
+	Scenario string `json:"scenario"`
+	Target   string `json:"target"`
+	// Round numbers the runs of an alternated comparison (Alternate).
+	Round      int            `json:"round,omitempty"`
 	URL        string         `json:"url"`
 	Transport  string         `json:"transport"`
 	Serializer string         `json:"serializer"`

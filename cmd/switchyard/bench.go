@@ -36,10 +36,14 @@ JSON). Loopback targets only, unless --allow-remote.
 With --pid (the router's process id) it reports the router's CPU time per
 operation and its memory. With --baseline it first runs the same scenario
 against "switchyard bench baseline", a relay that forwards RawSocket frames
-without decoding them, and reports the router as a fraction of it.
+without decoding them, and reports the router as a fraction of it. With
+--versus it runs against --url and a second target in turn, --rounds times
+each, and compares their medians: on a shared machine a single pair of runs
+differs by as much as the routers do.
 
   switchyard serve & pid=$!
-  switchyard bench rpc --baseline --pid $pid --check`,
+  switchyard bench rpc --baseline --pid $pid --check
+  switchyard bench connect --url ws://127.0.0.1:8080/ --pid $pid --versus tcp://127.0.0.1:8081 --versus-pid $pid --check`,
 		Subcommands: []*cli.Command{
 			benchRPCCommand(),
 			benchFanoutCommand(),
@@ -66,6 +70,9 @@ func benchFlags(countUsage string, countAliases ...string) []cli.Flag {
 		&cli.BoolFlag{Name: "baseline", Usage: "also run against the baseline relay (started as a child process) and report the ratio"},
 		&cli.StringFlag{Name: "baseline-url", Usage: "a baseline relay already running (switchyard bench baseline); implies --baseline"},
 		&cli.IntFlag{Name: "baseline-pid", Usage: "the process id of --baseline-url's relay"},
+		&cli.StringFlag{Name: "versus", Usage: "a second target run alternately with --url, --rounds times each, compared by medians: another router side by side, or another listener of the same one"},
+		&cli.StringFlag{Name: "versus-pid", Usage: "the process id of --versus's router (PID,PID,... sums a cluster's nodes)"},
+		&cli.IntFlag{Name: "rounds", Value: 5, Usage: "with --versus, runs against each target"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON instead of a table"},
 		&cli.StringFlag{Name: "json-file", Usage: "also write the report as JSON to this file"},
 		&cli.BoolFlag{Name: "check", Usage: "evaluate the performance targets; exit non-zero naming each one missed"},
@@ -260,6 +267,14 @@ func runBench(c *cli.Context, sc bench.Scenario) error {
 			idle.Held = func() { writeHeapProfile(c, path) }
 		}
 	}
+	if v := c.String("versus"); v != "" {
+		versus, err := versusTarget(c, sc, profiling)
+		if err != nil {
+			return err
+		}
+		rep, err := bench.Alternate(ctx, sc, router, versus, c.Int("rounds"))
+		return report(c, rep, err)
+	}
 	var targets []bench.Target
 	if c.Bool("baseline") || c.String("baseline-url") != "" {
 		switch {
@@ -297,6 +312,28 @@ func runBench(c *cli.Context, sc bench.Scenario) error {
 		}
 	}
 	return report(c, rep, err)
+}
+
+// versusTarget is the target --versus names, for the scenarios an
+// alternated comparison means something for.
+func versusTarget(c *cli.Context, sc bench.Scenario, profiling bool) (bench.Target, error) {
+	switch {
+	case c.Bool("baseline") || c.String("baseline-url") != "":
+		return bench.Target{}, errors.New("--versus: compares two targets of its own; leave out --baseline")
+	case profiling:
+		return bench.Target{}, errors.New("--versus: not with an in-process router (--profile-router)")
+	case sc.Name() == "idle" || sc.Name() == "slow":
+		return bench.Target{}, fmt.Errorf("--versus: not for the %s scenario, whose run holds the router's memory", sc.Name())
+	}
+	pids, err := parsePIDs(c.String("versus-pid"))
+	if err != nil {
+		return bench.Target{}, fmt.Errorf("--versus-pid: %w", err)
+	}
+	t := bench.Target{Label: "versus", URL: c.String("versus")}
+	if len(pids) > 0 {
+		t.PID, t.MorePIDs = pids[0], pids[1:]
+	}
+	return t, nil
 }
 
 // setMeter gives the scenario a meter for the progress bar.
