@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/spec"
+	"github.com/switchyard/switchyard/transport"
 )
 
 // State is the state of a client's connection, as Config.OnStateChange
@@ -99,6 +100,7 @@ func (c *Client) run(sess *session) {
 		cause := <-readDone
 		if c.cfg.Reconnect == nil || c.leaving.Load() {
 			c.shutdown(cause)
+			drain(sess.peer)
 			return
 		}
 		restore = c.disconnected(sess, cause)
@@ -113,6 +115,25 @@ func (c *Client) run(sess *session) {
 			return
 		}
 	}
+}
+
+// drain reads a closing peer until it ends, and waits for its end, so that
+// the transport's close handshake completes: the router answers a
+// WebSocket close frame with its own, which only a read takes in. Left
+// unread, it was still in the socket when the peer closed it, and the
+// kernel answered the router's close with a reset (one per session in
+// bench connect, with a retransmission each). The peer ends within its
+// CloseTimeout whatever the router does. Messages still arriving, and
+// frames that do not decode, are dropped: the session is over.
+func drain(p transport.Peer) {
+	for {
+		_, err := p.Recv(context.Background())
+		var pe *spec.ProtocolError
+		if err != nil && !errors.As(err, &pe) {
+			break
+		}
+	}
+	<-p.Done()
 }
 
 // restoreItem is one subscription or registration to re-establish.
