@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,11 +152,18 @@ func (o *Connect) once(ctx context.Context, url string, cfg client.Config) error
 }
 
 // classify names an error for the error counts: the WAMP URI when there is
-// one, otherwise its text (which names the step that failed).
+// one, otherwise its text (which names the step that failed), without the
+// addresses of a network error: each session dials from an address of its
+// own, and a run whose dials time out would count each one apart.
 func classify(err error) string {
 	var we *client.Error
 	if errors.As(err, &we) {
 		return string(we.URI)
 	}
-	return err.Error()
+	msg := err.Error()
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		msg = strings.Replace(msg, oe.Error(), oe.Op+" "+oe.Net+": "+oe.Err.Error(), 1)
+	}
+	return msg
 }
