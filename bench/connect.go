@@ -77,14 +77,14 @@ func (o *Connect) Run(ctx context.Context, t Target) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for !ctxDone(runCtx) {
+			for !ended(runCtx) {
 				n := tickets.Add(-1)
 				if n < 0 {
 					break
 				}
 				t0 := time.Now()
 				if err := o.once(runCtx, t.URL, sessionConfig(cfg, spread, base+n)); err != nil {
-					if ctxDone(runCtx) {
+					if ended(runCtx) {
 						return // cut short by the duration: not a failure
 					}
 					tl.errors[classify(err)]++

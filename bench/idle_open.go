@@ -77,7 +77,7 @@ func (l *localOpener) openTo(ctx context.Context, n int64, deadline time.Time) (
 		}
 		c, err := client.Connect(openCtx, l.urls[u], cfg)
 		if err != nil {
-			if ctxDone(openCtx) {
+			if ended(openCtx) {
 				return nil
 			}
 			mu.Lock()
