@@ -399,12 +399,31 @@ func (c *wsConn) control(h frameHeader) error {
 		if echo == statusNoStatus {
 			echo = statusNormal
 		}
-		c.sendClose(echo, "")
+		c.sendEcho(echo)
 		return &closeError{code: code, reason: reason}
 	default:
 		return &frameError{statusProtocolError, "reserved control opcode"}
 	}
 	return nil
+}
+
+// sendEcho answers the peer's close frame with code. On the server side
+// the connection is closed right after (the server closes TCP first, RFC
+// 6455 section 7.1.1), so the answer is written to go out with the FIN
+// (wire.writeLast).
+func (c *wsConn) sendEcho(code int) {
+	if c.client {
+		c.sendClose(code, "")
+		return
+	}
+	if !c.closeSent.CompareAndSwap(false, true) {
+		return // we closed first: this was the answer to ours
+	}
+	bp := bufpool.Get(maxClientFrameHeader + 2)
+	b := append(appendFrameHeader((*bp)[:0], opClose, 2), byte(code>>8), byte(code))
+	c.w.writeLast(b) // a failed write ends the connection anyway
+	*bp = b[:0]
+	bufpool.Put(bp)
 }
 
 // sendClose writes a close frame once; later calls do nothing.

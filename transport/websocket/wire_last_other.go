@@ -1,0 +1,10 @@
+//go:build !linux
+
+package websocket
+
+// writeLast writes p, the last bytes the connection carries before it is
+// closed (see the Linux version, which sends them with the FIN).
+func (w *wire) writeLast(p []byte) error {
+	_, err := w.Write(p)
+	return err
+}
