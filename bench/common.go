@@ -110,7 +110,6 @@ func asInt(v any) (int64, bool) {
 // errorKey names an ERROR for the per-URI error counts.
 func errorKey(uri spec.URI) string { return string(uri) }
 
-// ctxDone reports whether ctx has ended, without blocking.
 // ended reports whether ctx is done or its deadline has passed. The two
 // differ for a moment: the deadline passes before ctx's timer marks it
 // done, and a dial started in that moment fails at once with "i/o
@@ -124,6 +123,7 @@ func ended(ctx context.Context) bool {
 	return ok && !time.Now().Before(d)
 }
 
+// ctxDone reports whether ctx has ended, without blocking.
 func ctxDone(ctx context.Context) bool {
 	select {
 	case <-ctx.Done():

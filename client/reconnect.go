@@ -112,6 +112,7 @@ func (c *Client) run(sess *session) {
 		sess = next
 		if c.leaving.Load() { // Close started while we joined
 			c.shutdown(ErrClosed)
+			drain(sess.peer)
 			return
 		}
 	}
