@@ -421,7 +421,7 @@ func (c *wsConn) sendEcho(code int) {
 	}
 	bp := bufpool.Get(maxClientFrameHeader + 2)
 	b := append(appendFrameHeader((*bp)[:0], opClose, 2), byte(code>>8), byte(code))
-	c.w.writeLast(b) // a failed write ends the connection anyway
+	c.w.writeClose(b, true) // a failed write ends the connection anyway
 	*bp = b[:0]
 	bufpool.Put(bp)
 }
@@ -455,7 +455,12 @@ func (c *wsConn) writeControl(op byte, payload []byte) error {
 	} else {
 		b = append(appendFrameHeader(b, op, len(payload)), payload...)
 	}
-	_, err := c.w.Write(b)
+	var err error
+	if op == opClose {
+		err = c.w.writeClose(b, false)
+	} else {
+		_, err = c.w.Write(b)
+	}
 	*bp = b[:0]
 	bufpool.Put(bp)
 	return err

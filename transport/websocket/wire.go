@@ -31,27 +31,59 @@ type wire struct {
 	mu       sync.Mutex // Protects the fields below; held across the write, so frames never interleave.
 	deadline time.Time  // the write deadline last set
 	closeBy  time.Time  // once set (limit), no write goes past it
+	sealed   bool       // a close frame went out: nothing may follow it
 }
 
 func newWire(c net.Conn, timeout time.Duration) *wire {
 	return &wire{conn: c, timeout: timeout}
 }
 
-// Write writes p, one or more whole frames, onto the connection.
+// Write writes p, one or more whole frames, onto the connection. Once a
+// close frame was written (writeClose) it writes nothing: no frame may
+// follow a close frame (RFC 6455, section 5.5.1), and whatever was still
+// queued when the peer's close frame was answered is for a peer that has
+// stopped reading messages.
 func (w *wire) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.sealed {
+		return len(p), nil
+	}
 	w.arm()
 	return w.conn.Write(p)
 }
 
 // writeBuffers writes the buffers in order, as one write where the
-// connection supports it (writev), without letting another frame in.
+// connection supports it (writev), without letting another frame in;
+// nothing once sealed, as Write.
 func (w *wire) writeBuffers(bufs *net.Buffers) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.sealed {
+		*bufs = nil
+		return nil
+	}
 	w.arm()
 	_, err := bufs.WriteTo(w.conn)
+	return err
+}
+
+// writeClose writes the close frame p, the last frame the connection
+// carries. With last, the connection is closed right after (the server
+// answering the peer's close frame), and p is written to leave with the FIN
+// (writeLast).
+func (w *wire) writeClose(p []byte, last bool) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sealed {
+		return nil
+	}
+	w.sealed = true
+	w.arm()
+	if last {
+		return w.writeLast(p)
+	}
+	_, err := w.conn.Write(p)
 	return err
 }
 

@@ -7,26 +7,23 @@ import (
 )
 
 // writeLast writes p, the last bytes the connection carries before it is
-// closed: the answer to the peer's close frame. Over plain TCP they are
-// sent with MSG_MORE, which leaves them queued in the socket; the close
-// that follows (within the close timeout, whatever happens) then sends them
-// with its FIN, in one segment instead of two: one segment fewer per
-// WebSocket session, each of which costs a transmission and a reception
-// (16 → 15 segments per bench connect session, both ends counted). Other
-// connections (TLS, the one-port listener's) take a plain write.
+// closed; w.mu is held. Over plain TCP they are sent with MSG_MORE, which
+// leaves them queued in the socket; the close that follows (within the
+// close timeout, whatever happens) then sends them with its FIN, in one
+// segment instead of two: one segment fewer per WebSocket session, each
+// of which costs a transmission and a reception (16 → 15 segments per
+// bench connect session, both ends counted). Other connections (TLS, the
+// one-port listener's) take a plain write.
 func (w *wire) writeLast(p []byte) error {
 	tc, ok := w.conn.(*net.TCPConn)
 	if !ok {
-		_, err := w.Write(p)
+		_, err := w.conn.Write(p)
 		return err
 	}
 	rc, err := tc.SyscallConn()
 	if err != nil {
 		return err
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.arm()
 	var werr error
 	err = rc.Write(func(fd uintptr) bool {
 		for len(p) > 0 {

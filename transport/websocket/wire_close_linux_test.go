@@ -44,35 +44,43 @@ func tcpPair(t *testing.T) (server, client *net.TCPConn) {
 	return sc.(*net.TCPConn), cc.(*net.TCPConn)
 }
 
-// TestWriteLastGoesWithTheFIN: the bytes writeLast writes wait in the
-// socket and leave with the FIN of the close that follows, one segment,
-// where a plain write and a close send two.
-func TestWriteLastGoesWithTheFIN(t *testing.T) {
+// TestWriteCloseGoesWithTheFIN: the close frame writeClose writes as the
+// last one waits in the socket and leaves with the FIN of the close that
+// follows, one segment, where a close frame written otherwise and the
+// close send two; and nothing written after a close frame goes out.
+func TestWriteCloseGoesWithTheFIN(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		write    func(*wire, []byte) error
+		last     bool
 		segments uint32
 	}{
-		{"writeLast", (*wire).writeLast, 1},
-		{"plain write", func(w *wire, p []byte) error { _, err := w.Write(p); return err }, 2},
+		{"last", true, 1},
+		{"not last", false, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			server, client := tcpPair(t)
 			client.SetDeadline(time.Now().Add(5 * time.Second))
 			w := newWire(server, time.Second)
 			before := segmentsIn(t, client)
-			last := []byte{0x88, 0x02, 0x03, 0xe8} // a close frame, 1000
-			if err := tc.write(w, last); err != nil {
+			closeFrame := []byte{0x88, 0x02, 0x03, 0xe8} // status 1000
+			if err := w.writeClose(closeFrame, tc.last); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(20 * time.Millisecond) // a plain write's segment has arrived by now
+			if _, err := w.Write([]byte{0x82, 0x01, 'x'}); err != nil { // a data frame: dropped
+				t.Fatal(err)
+			}
+			bufs := net.Buffers{{0x82, 0x01}, {'y'}}
+			if err := w.writeBuffers(&bufs); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond) // a segment sent at once has arrived by now
 			server.Close()
 			got, err := io.ReadAll(client)
-			if err != nil || string(got) != string(last) {
-				t.Fatalf("read %x, %v; want %x then EOF", got, err, last)
+			if err != nil || string(got) != string(closeFrame) {
+				t.Fatalf("read %x, %v; want the close frame %x alone, then EOF", got, err, closeFrame)
 			}
 			if n := segmentsIn(t, client) - before; n != tc.segments {
-				t.Errorf("%d segments carried the bytes and the FIN, want %d", n, tc.segments)
+				t.Errorf("%d segments carried the close frame and the FIN, want %d", n, tc.segments)
 			}
 		})
 	}
