@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +15,9 @@ import (
 	gws "github.com/gobwas/ws"
 
 	"github.com/switchyard/switchyard/client"
+	"github.com/switchyard/switchyard/serializer"
+	"github.com/switchyard/switchyard/spec"
+	"github.com/switchyard/switchyard/transport"
 )
 
 // closeWatcher is a one-session WAMP router over WebSocket (JSON), just
@@ -112,5 +116,62 @@ func TestCloseFinishesTheWebSocketCloseHandshake(t *testing.T) {
 		t.Fatal("the client reset the connection: it closed with the router's close frame unread")
 	default:
 		t.Fatalf("the watcher failed: %v", err)
+	}
+}
+
+// stuckPeer is a transport whose reads end only with their context: after
+// WELCOME and the answer to GOODBYE, Recv blocks whether or not the peer
+// is closed. Close ends it (Done).
+type stuckPeer struct {
+	ser     serializer.Serializer
+	replies chan spec.Message
+	done    chan struct{}
+	once    sync.Once
+}
+
+func (p *stuckPeer) Serializer() serializer.Serializer { return p.ser }
+func (p *stuckPeer) Info() transport.Info              { return transport.Info{Transport: "test"} }
+func (p *stuckPeer) Done() <-chan struct{}             { return p.done }
+func (p *stuckPeer) Close(string) error                { p.once.Do(func() { close(p.done) }); return nil }
+func (p *stuckPeer) Send(frame []byte) error {
+	m, err := p.ser.Decode(frame)
+	if err != nil {
+		return err
+	}
+	if _, ok := m.(*spec.Goodbye); ok {
+		p.replies <- &spec.Goodbye{Details: spec.Dict{}, Reason: spec.CloseGoodbyeAndOut}
+	}
+	return nil
+}
+func (p *stuckPeer) Recv(ctx context.Context) (spec.Message, error) {
+	select {
+	case m := <-p.replies:
+		return m, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestCloseReturnsWithAPeerThatKeepsReading: Close reads the closing peer
+// until it ends, but a read still blocked once the peer is done is
+// cancelled, so Close returns.
+func TestCloseReturnsWithAPeerThatKeepsReading(t *testing.T) {
+	p := &stuckPeer{ser: serializer.JSON, replies: make(chan spec.Message, 2), done: make(chan struct{})}
+	p.replies <- &spec.Welcome{Session: 7, Details: spec.Dict{"roles": spec.Dict{"broker": spec.Dict{}, "dealer": spec.Dict{}}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Join(ctx, p, client.Config{Realm: "realm1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(ctx) }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return: its read of the closed peer never ended")
 	}
 }

@@ -124,11 +124,22 @@ func (c *Client) run(sess *session) {
 // unread, it was still in the socket when the peer closed it, and the
 // kernel answered the router's close with a reset (one per session in
 // bench connect, with a retransmission each). The peer ends within its
-// CloseTimeout whatever the router does. Messages still arriving, and
-// frames that do not decode, are dropped: the session is over.
+// CloseTimeout whatever the router does; a read still blocked once the
+// peer is done (a Config.Dial peer that does not end its reads itself) is
+// cancelled then. Messages still arriving, and frames that do not decode,
+// are dropped: the session is over.
 func drain(p transport.Peer) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // ends with drain, whose return cancels ctx
+		select {
+		case <-p.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	for {
-		_, err := p.Recv(context.Background())
+		_, err := p.Recv(ctx)
 		var pe *spec.ProtocolError
 		if err != nil && !errors.As(err, &pe) {
 			break
