@@ -425,7 +425,7 @@ func (d *jsonDecoder) object() (any, error) {
 		if d.i >= len(d.b) || d.b[d.i] != '"' {
 			return nil, d.errorf("expected a string key")
 		}
-		k, err := d.str()
+		k, err := d.key()
 		if err != nil {
 			return nil, err
 		}
@@ -459,15 +459,25 @@ func (d *jsonDecoder) object() (any, error) {
 	}
 }
 
-// str reads a string starting at the opening quote. Strings without
+// str reads a string value, key a dict key: a well-known WAMP key without
+// escapes costs no allocation (keyString).
+func (d *jsonDecoder) str() (string, error) { return d.text(false) }
+func (d *jsonDecoder) key() (string, error) { return d.text(true) }
+
+// text reads a string starting at the opening quote. Strings without
 // escapes or invalid UTF-8 (nearly all of them) are sliced out directly.
-func (d *jsonDecoder) str() (string, error) {
+func (d *jsonDecoder) text(key bool) (string, error) {
 	d.i++ // opening quote
 	start := d.i
 	for d.i < len(d.b) {
 		c := d.b[d.i]
 		if c == '"' {
-			s := string(d.b[start:d.i])
+			var s string
+			if key {
+				s = keyString(d.b[start:d.i])
+			} else {
+				s = string(d.b[start:d.i])
+			}
 			d.i++
 			return s, nil
 		}

@@ -427,7 +427,7 @@ func (d *msgpackDecoder) object(depth int) (any, error) {
 		if !utf8.Valid(kb) {
 			return nil, d.errorf("invalid UTF-8 in dict key")
 		}
-		k := string(kb)
+		k := keyString(kb)
 		if _, dup := m[k]; dup {
 			return nil, d.errorf("duplicate key")
 		}
