@@ -105,7 +105,9 @@ const cborSession = `(async () => {
 	const s = await connect({ url: %q, realm: "realm1", serializer: "cbor" });
 	const out = {};
 	const ev = new Promise((resolve) => s.subscribe("com.example.cbor", (args, kwargs) => resolve({ args, kwargs })));
-	await s.register("com.example.cbor.echo", (args, kwargs) => new Result(args, kwargs));
+	let echoed;
+	const echo = new Promise((resolve) => { echoed = resolve; });
+	await s.register("com.example.cbor.echo", (args, kwargs) => { echoed(); return new Result(args, kwargs); });
 	await s.call("com.example.go.publish");
 	const got = await ev;
 	out.bin = got.args[0] instanceof Uint8Array ? Array.from(got.args[0]) : "not binary: " + typeof got.args[0];
@@ -115,6 +117,10 @@ const cborSession = `(async () => {
 	out.text = got.kwargs.text;
 	const r = await s.call("com.example.go.check", [new Uint8Array([0, 255, 128]), 2 ** 53 - 1, -(2 ** 53 - 1), 0.25, "\u00e9\u4e2d\ud83d\ude00"], { nested: { list: [1, null, true] } });
 	out.check = r.args[0];
+	// The Go side calls the echo after answering com.example.go.publish: the
+	// page stays until it has been called (and then for the result to go out).
+	await echo;
+	await new Promise((resolve) => setTimeout(resolve, 50));
 	await s.close();
 	return out;
 })()`
