@@ -259,7 +259,7 @@ func (c *wsConn) readMessage() (*[]byte, error) {
 		}
 		var fe *frameError
 		if errors.As(err, &fe) {
-			c.sendClose(fe.code, fe.msg)
+			c.sendClose(fe.code, fe.msg, false)
 		}
 		c.closeOnce.Do(func() { close(c.closeRecv) })
 		return nil, err
@@ -399,7 +399,9 @@ func (c *wsConn) control(h frameHeader) error {
 		if echo == statusNoStatus {
 			echo = statusNormal
 		}
-		c.sendEcho(echo)
+		// A server closes the connection right after its answer (it closes
+		// TCP first, RFC 6455 section 7.1.1): the answer goes with the FIN.
+		c.sendClose(echo, "", !c.client)
 		return &closeError{code: code, reason: reason}
 	default:
 		return &frameError{statusProtocolError, "reserved control opcode"}
@@ -407,27 +409,10 @@ func (c *wsConn) control(h frameHeader) error {
 	return nil
 }
 
-// sendEcho answers the peer's close frame with code. On the server side
-// the connection is closed right after (the server closes TCP first, RFC
-// 6455 section 7.1.1), so the answer is written to go out with the FIN
-// (wire.writeLast).
-func (c *wsConn) sendEcho(code int) {
-	if c.client {
-		c.sendClose(code, "")
-		return
-	}
-	if !c.closeSent.CompareAndSwap(false, true) {
-		return // we closed first: this was the answer to ours
-	}
-	bp := bufpool.Get(maxClientFrameHeader + 2)
-	b := append(appendFrameHeader((*bp)[:0], opClose, 2), byte(code>>8), byte(code))
-	c.w.writeClose(b, true) // a failed write ends the connection anyway
-	*bp = b[:0]
-	bufpool.Put(bp)
-}
-
-// sendClose writes a close frame once; later calls do nothing.
-func (c *wsConn) sendClose(code int, reason string) {
+// sendClose writes a close frame once; later calls do nothing. With last
+// the connection is closed right after, and the frame leaves with the FIN
+// (wire.writeClose).
+func (c *wsConn) sendClose(code int, reason string, last bool) {
 	if !c.closeSent.CompareAndSwap(false, true) {
 		return
 	}
@@ -440,14 +425,18 @@ func (c *wsConn) sendClose(code int, reason string) {
 	var p [gws.MaxControlFramePayloadSize]byte
 	binary.BigEndian.PutUint16(p[:], uint16(code))
 	n := 2 + copy(p[2:], reason)
-	c.writeControl(opClose, p[:n]) // a failed write ends the connection anyway
+	c.writeFrame(opClose, p[:n], last) // a failed write ends the connection anyway
 }
 
 // writeControl writes one control frame with payload (at most 125 bytes),
-// masked on the client side, in one Write. The frame is built in a pooled
-// buffer: on the stack it would escape to the heap (the connection's Write
-// is an interface call), one allocation per pong.
-func (c *wsConn) writeControl(op byte, payload []byte) error {
+// masked on the client side, in one Write.
+func (c *wsConn) writeControl(op byte, payload []byte) error { return c.writeFrame(op, payload, false) }
+
+// writeFrame writes a control frame. It is built in a pooled buffer: on
+// the stack it would escape to the heap (the connection's Write is an
+// interface call), one allocation per pong. A close frame is the wire's
+// last (writeClose).
+func (c *wsConn) writeFrame(op byte, payload []byte, last bool) error {
 	bp := bufpool.Get(maxClientFrameHeader + gws.MaxControlFramePayloadSize)
 	b := (*bp)[:0]
 	if c.client {
@@ -457,7 +446,7 @@ func (c *wsConn) writeControl(op byte, payload []byte) error {
 	}
 	var err error
 	if op == opClose {
-		err = c.w.writeClose(b, false)
+		err = c.w.writeClose(b, last)
 	} else {
 		_, err = c.w.Write(b)
 	}
@@ -488,7 +477,7 @@ func (c *wsConn) ping(ctx context.Context) error {
 // closeHandshake sends the close frame and waits, until closeBy, for the
 // reader to read the other side's; see msgConn.
 func (c *wsConn) closeHandshake(code int, reason string, closeBy time.Time) {
-	c.sendClose(code, reason)
+	c.sendClose(code, reason, false)
 	t := time.NewTimer(time.Until(closeBy))
 	defer t.Stop()
 	select {
