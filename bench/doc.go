@@ -55,4 +55,15 @@
 // transport.Queue, the same buffer sizes — so that the difference between
 // the two runs is the router's decoding, routing, authorization and
 // encoding.
+//
+// # The connect floor
+//
+// [Floor] is to the connect scenario what the relay is to the others: it
+// answers the RawSocket or WebSocket handshake, a HELLO with a WELCOME and
+// a GOODBYE with a GOODBYE, from bytes encoded once at start, on one
+// goroutine per connection. It decodes, authenticates and keeps nothing,
+// so its CPU per session is what the system calls, the loopback's TCP work
+// and the Go runtime cost on this machine; a router's session read against
+// it (bench connect --versus) shows how much of the session is the
+// router's own work.
 package bench

@@ -52,6 +52,7 @@ differs by as much as the routers do.
 			benchIdleWorkerCommand(),
 			benchSlowCommand(),
 			benchBaselineCommand(),
+			benchFloorCommand(),
 		},
 	}
 }
@@ -218,11 +219,7 @@ or encoded. It prints its URL on the first line of stdout.`,
 			&cli.IntFlag{Name: "queue-max-messages", Value: serveQueue.QueueMaxFrames, Usage: "per-connection outbound queue limit in messages (as serve's)"},
 		},
 		Action: func(c *cli.Context) error {
-			network, address := "tcp", c.String("listen")
-			if rest, ok := strings.CutPrefix(address, "unix://"); ok {
-				network, address = "unix", rest
-				_ = os.Remove(address) // a stale socket from an earlier run
-			}
+			network, address := listenFlag(c)
 			r, err := bench.ListenRelay(network, address, bench.RelayOptions{
 				QueueMaxBytes: c.Int("queue-max-bytes"), QueueMaxFrames: c.Int("queue-max-messages"),
 			})
@@ -231,12 +228,64 @@ or encoded. It prints its URL on the first line of stdout.`,
 			}
 			fmt.Fprintln(c.App.Writer, r.URL())
 			fmt.Fprintln(c.App.ErrWriter, "baseline relay listening; stop it with Ctrl-C")
-			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			<-ctx.Done()
-			return r.Close()
+			return untilInterrupted(c, r.Close)
 		},
 	}
+}
+
+func benchFloorCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "floor",
+		Usage: "run the connect floor: sessions answered with canned bytes, nothing decoded or kept",
+		Description: `The floor answers the RawSocket or WebSocket handshake, a HELLO with a
+WELCOME and a GOODBYE with a GOODBYE, all encoded once at start, on one
+goroutine per connection; it ignores every other message. What it costs per
+session is the least a Go server using package net can spend on this
+machine, so "bench connect --versus" against it shows how much of a
+router's session is the router's own. It prints its RawSocket URL on the
+first line of stdout and its WebSocket URL on the second.
+
+  taskset -c 1 switchyard bench floor --listen 127.0.0.1:18083 & FLOOR=$!
+  taskset -c 0 switchyard bench connect --url tcp://127.0.0.1:8081 --pid $PID \
+      --versus tcp://127.0.0.1:18083 --versus-pid $FLOOR`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:18083", Usage: "address to listen on (host:port, or unix:///path)"},
+		},
+		Action: func(c *cli.Context) error {
+			network, address := listenFlag(c)
+			f, err := bench.ListenFloor(network, address)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, f.RawSocketURL())
+			if ws := f.WebSocketURL(); ws != "" {
+				fmt.Fprintln(c.App.Writer, ws)
+			}
+			fmt.Fprintln(c.App.ErrWriter, "connect floor listening; stop it with Ctrl-C")
+			return untilInterrupted(c, f.Close)
+		},
+	}
+}
+
+// listenFlag splits --listen into a network and an address: "unix:///path"
+// is a Unix socket, whose stale file from an earlier run is removed, and
+// anything else a TCP host:port.
+func listenFlag(c *cli.Context) (network, address string) {
+	address = c.String("listen")
+	if rest, ok := strings.CutPrefix(address, "unix://"); ok {
+		_ = os.Remove(rest)
+		return "unix", rest
+	}
+	return "tcp", address
+}
+
+// untilInterrupted waits for Ctrl-C or SIGTERM, then closes what a bench
+// server command started.
+func untilInterrupted(c *cli.Context, close func() error) error {
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return close()
 }
 
 // runBench runs sc against the targets the flags name and reports.

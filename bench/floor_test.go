@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/client"
+)
+
+func startFloor(t *testing.T) *Floor {
+	t.Helper()
+	f, err := ListenFloor("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// TestFloorServesSessions: the real client joins and leaves the floor over
+// both transports and every serializer, the close handshakes included.
+func TestFloorServesSessions(t *testing.T) {
+	t.Parallel()
+	f := startFloor(t)
+	for _, url := range []string{f.RawSocketURL(), f.WebSocketURL()} {
+		for _, ser := range []string{"json", "msgpack", "cbor"} {
+			ctx := testContext(t)
+			c, err := client.Connect(ctx, url, client.Config{Realm: "realm1", Serializer: ser})
+			if err != nil {
+				t.Fatalf("%s %s: %v", url, ser, err)
+			}
+			if c.ID() != 1 || c.Details()["authrole"] != "anonymous" {
+				t.Errorf("%s %s: session %d, details %v", url, ser, c.ID(), c.Details())
+			}
+			if err := c.Close(ctx); err != nil {
+				t.Errorf("%s %s: close: %v", url, ser, err)
+			}
+		}
+	}
+}
+
+// TestConnectAgainstTheFloor: the connect scenario runs against the floor
+// as against a router, every session opened and closed.
+func TestConnectAgainstTheFloor(t *testing.T) {
+	t.Parallel()
+	f := startFloor(t)
+	for _, url := range []string{f.RawSocketURL(), f.WebSocketURL()} {
+		o := &Connect{Common: Common{Count: 40, Duration: 5 * time.Second}, Concurrency: 4}
+		res, err := o.Run(testContext(t), Target{Label: "floor", URL: url})
+		if err != nil {
+			t.Fatalf("%s: %v", url, err)
+		}
+		if res.Ops != 40 || res.ErrorCount() != 0 {
+			t.Errorf("%s: %d sessions, errors %v; want 40 and none", url, res.Ops, res.Errors)
+		}
+	}
+}
+
+// TestFloorRefusesWhatItCannotServe: an unknown RawSocket serializer gets
+// the error handshake, an upgrade without a WAMP subprotocol a 400, and a
+// frame beyond the floor's bound a closed connection.
+func TestFloorRefusesWhatItCannotServe(t *testing.T) {
+	t.Parallel()
+	f := startFloor(t)
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", f.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		return c
+	}
+
+	c := dial()
+	c.Write([]byte{0x7F, 0xF7, 0, 0}) // serializer 7
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "\x7F\x10\x00\x00" {
+		t.Errorf("unknown serializer: got % x, %v; want the error handshake 7f 10 00 00", got, err)
+	}
+
+	c = dial()
+	c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n"))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("no WAMP subprotocol: %v, %v; want 400", resp, err)
+	}
+
+	c = dial()
+	c.Write([]byte{0x7F, 0xF2, 0, 0})
+	var h [4]byte
+	if _, err := io.ReadFull(c, h[:]); err != nil || h != [4]byte{0x7F, 0xF2, 0, 0} {
+		t.Fatalf("handshake: % x, %v", h, err)
+	}
+	c.Write([]byte{0, 0x10, 0, 0}) // a 1 MiB frame
+	if n, err := c.Read(h[:]); err != io.EOF {
+		t.Errorf("oversized frame: read %d, %v; want the connection closed", n, err)
+	}
+}
+
+// TestFloorAnswersByMessageType: the floor answers HELLO and GOODBYE only,
+// whatever comes between them.
+func TestFloorAnswersByMessageType(t *testing.T) {
+	f := &Floor{}
+	welcome, goodbye := []byte("W"), []byte("G")
+	for _, c := range []struct {
+		msg  string
+		want string
+	}{
+		{`[1,"realm1",{}]`, "W"},
+		{`[6,{},"wamp.close.goodbye_and_out"]`, "G"},
+		{`[48,1,{},"com.example.add"]`, ""},
+		{`not json`, ""},
+	} {
+		if got := string(f.answer("json", []byte(c.msg), welcome, goodbye)); got != c.want {
+			t.Errorf("%s: answered %q, want %q", c.msg, got, c.want)
+		}
+	}
+}
