@@ -452,6 +452,9 @@ func (c *wsConn) writeFrame(op byte, payload []byte, last bool) error {
 	}
 	*bp = b[:0]
 	bufpool.Put(bp)
+	if errors.Is(err, errSealed) {
+		return nil // a ping or pong after the close frame: not needed
+	}
 	return err
 }
 

@@ -393,14 +393,13 @@ func (p *peer) flush(closeBy time.Time) error {
 		}
 		switch {
 		case !p.batched:
-			if err := p.writeFrames(p.frames); err != nil {
+			// errSealed: the frames left after the close frame are dropped,
+			// and not counted as sent.
+			sent, err := p.writeFrames(p.frames)
+			p.opts.Meter.Sent(sent)
+			if err != nil && !errors.Is(err, errSealed) {
 				return p.writeError(err)
 			}
-			n := 0
-			for _, f := range p.frames {
-				n += len(f)
-			}
-			p.opts.Meter.Sent(n)
 		default:
 			if batch == nil {
 				batch = bufpool.Get(maxBatch)
@@ -409,10 +408,12 @@ func (p *peer) flush(closeBy time.Time) error {
 			for i, f := range p.frames {
 				b = serializer.AppendBatched(p.ser, b, f)
 				if i+1 == len(p.frames) || len(b)+len(p.frames[i+1]) > maxBatch {
-					if err := p.writeMessage(b); err != nil {
+					switch err := p.writeMessage(b); {
+					case err == nil:
+						p.opts.Meter.Sent(len(b))
+					case !errors.Is(err, errSealed):
 						return p.writeError(err)
 					}
-					p.opts.Meter.Sent(len(b))
 					b = b[:0]
 				}
 			}
@@ -429,41 +430,47 @@ func (p *peer) flush(closeBy time.Time) error {
 	}
 }
 
-// writeFrames writes frames, one WebSocket message each: their frames are
-// built in a pooled buffer, without allocating, and written in one system
-// call per writeBufferSize bytes, where coder/websocket would make one per
-// message (profiles of a 1 → 1,000 fan-out put those system calls at most
-// of the writer's time). A message too large for the buffer goes alone
+// writeFrames writes frames, one WebSocket message each, and returns how
+// many of their payload bytes it wrote. Their frames are built in a pooled
+// buffer, without allocating, and written in one system call per
+// writeBufferSize bytes, where coder/websocket would make one per message
+// (profiles of a 1 → 1,000 fan-out put those system calls at most of the
+// writer's time). A message too large for the buffer goes alone
 // (writeMessage).
-func (p *peer) writeFrames(frames [][]byte) error {
+func (p *peer) writeFrames(frames [][]byte) (sent int, err error) {
 	bp := bufpool.Get(writeBufferSize)
 	buf := (*bp)[:0]
 	defer func() {
 		*bp = buf[:0]
 		bufpool.Put(bp)
 	}()
+	pending := 0 // payload bytes in buf
 	for _, f := range frames {
 		if len(buf)+maxClientFrameHeader+len(f) > cap(buf) {
 			if len(buf) > 0 {
 				if _, err := p.wire.Write(buf); err != nil {
-					return err
+					return sent, err
 				}
-				buf = buf[:0]
+				sent, pending, buf = sent+pending, 0, buf[:0]
 			}
 			if maxClientFrameHeader+len(f) > cap(buf) {
 				if err := p.writeMessage(f); err != nil {
-					return err
+					return sent, err
 				}
+				sent += len(f)
 				continue
 			}
 		}
 		buf = p.appendFrame(buf, f)
+		pending += len(f)
 	}
 	if len(buf) == 0 {
-		return nil
+		return sent, nil
 	}
-	_, err := p.wire.Write(buf)
-	return err
+	if _, err := p.wire.Write(buf); err != nil {
+		return sent, err
+	}
+	return sent + pending, nil
 }
 
 // appendFrame appends the data frame carrying f, masked on the client side.

@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"encoding/binary"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -38,16 +39,20 @@ func newWire(c net.Conn, timeout time.Duration) *wire {
 	return &wire{conn: c, timeout: timeout}
 }
 
+// errSealed is what Write and writeBuffers return once a close frame was
+// written: the frames were dropped, not sent.
+var errSealed = errors.New("websocket: frame dropped after the close frame")
+
 // Write writes p, one or more whole frames, onto the connection. Once a
-// close frame was written (writeClose) it writes nothing: no frame may
-// follow a close frame (RFC 6455, section 5.5.1), and whatever was still
-// queued when the peer's close frame was answered is for a peer that has
-// stopped reading messages.
+// close frame was written (writeClose) it writes nothing and returns
+// errSealed: no frame may follow a close frame (RFC 6455, section 5.5.1),
+// and whatever was still queued when the peer's close frame was answered
+// is for a peer that has stopped reading messages.
 func (w *wire) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.sealed {
-		return len(p), nil
+		return 0, errSealed
 	}
 	w.arm()
 	return w.conn.Write(p)
@@ -55,13 +60,13 @@ func (w *wire) Write(p []byte) (int, error) {
 
 // writeBuffers writes the buffers in order, as one write where the
 // connection supports it (writev), without letting another frame in;
-// nothing once sealed, as Write.
+// nothing once sealed (errSealed), as Write.
 func (w *wire) writeBuffers(bufs *net.Buffers) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.sealed {
 		*bufs = nil
-		return nil
+		return errSealed
 	}
 	w.arm()
 	_, err := bufs.WriteTo(w.conn)

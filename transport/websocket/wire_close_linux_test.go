@@ -66,12 +66,12 @@ func TestWriteCloseGoesWithTheFIN(t *testing.T) {
 			if err := w.writeClose(closeFrame, tc.last); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := w.Write([]byte{0x82, 0x01, 'x'}); err != nil { // a data frame: dropped
-				t.Fatal(err)
+			if _, err := w.Write([]byte{0x82, 0x01, 'x'}); err != errSealed { // a data frame: dropped
+				t.Fatalf("a frame after the close frame: %v, want errSealed", err)
 			}
 			bufs := net.Buffers{{0x82, 0x01}, {'y'}}
-			if err := w.writeBuffers(&bufs); err != nil {
-				t.Fatal(err)
+			if err := w.writeBuffers(&bufs); err != errSealed {
+				t.Fatalf("buffers after the close frame: %v, want errSealed", err)
 			}
 			time.Sleep(20 * time.Millisecond) // a segment sent at once has arrived by now
 			server.Close()

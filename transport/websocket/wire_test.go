@@ -78,12 +78,17 @@ func TestWriteFramesCoalesces(t *testing.T) {
 	for range 50 {
 		frames = append(frames, []byte(`[36,1,2,{},["x"]]`))
 	}
-	if err := p.writeFrames(frames); err != nil {
+	sent, err := p.writeFrames(frames)
+	if err != nil {
 		t.Fatal(err)
 	}
-	total := 0
+	total, payload := 0, 0
 	for _, f := range frames {
 		total += len(f) + 4
+		payload += len(f)
+	}
+	if sent != payload {
+		t.Errorf("writeFrames reported %d payload bytes sent, want %d", sent, payload)
 	}
 	if want := (total + writeBufferSize - 1) / writeBufferSize; cc.writes > want {
 		t.Errorf("%d frames took %d writes, want at most %d", len(frames), cc.writes, want)
@@ -200,7 +205,7 @@ func BenchmarkWriteFrames(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(n * len(frames[0])))
 			for range b.N {
-				if err := p.writeFrames(frames); err != nil {
+				if _, err := p.writeFrames(frames); err != nil {
 					b.Fatal(err)
 				}
 			}
