@@ -13,7 +13,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
@@ -126,31 +125,17 @@ func (f *Floor) Close() error {
 
 func (f *Floor) accept() {
 	defer f.wg.Done()
-	var backoff time.Duration
-	for {
-		nc, err := f.ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && !errors.Is(err, net.ErrClosed) {
-				// Out of file descriptors and the like: wait and retry.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return
-		}
-		backoff = 0
+	acceptLoop(f.ln, func(nc net.Conn) bool {
 		f.mu.Lock()
+		defer f.mu.Unlock()
 		if f.closed {
-			f.mu.Unlock()
-			nc.Close()
-			return
+			return false
 		}
 		f.conns[nc] = struct{}{}
-		f.mu.Unlock()
 		f.wg.Add(1)
 		go f.serve(nc)
-	}
+		return true
+	})
 }
 
 // serve answers one connection until the client closes it.

@@ -155,32 +155,18 @@ func (r *Relay) Close() error {
 
 func (r *Relay) accept() {
 	defer r.wg.Done()
-	var backoff time.Duration
-	for {
-		nc, err := r.ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && !errors.Is(err, net.ErrClosed) {
-				// Out of file descriptors and the like: wait and retry.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return
-		}
-		backoff = 0
+	acceptLoop(r.ln, func(nc net.Conn) bool {
 		c := &relayConn{r: r, conn: nc, closing: make(chan struct{}), written: make(chan struct{})}
 		r.mu.Lock()
+		defer r.mu.Unlock()
 		if r.closed {
-			r.mu.Unlock()
-			nc.Close()
-			return
+			return false
 		}
 		r.conns[c] = struct{}{}
-		r.mu.Unlock()
 		r.wg.Add(1)
 		go c.serve()
-	}
+		return true
+	})
 }
 
 // relayConn is one connection of the relay.
