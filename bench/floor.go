@@ -58,6 +58,20 @@ const floorMaxFrame = 64 << 10
 // ListenFloor listens on address ("127.0.0.1:0", or a socket path for
 // network "unix") and serves until Close.
 func ListenFloor(network, address string) (*Floor, error) {
+	f, err := newFloor()
+	if err != nil {
+		return nil, err
+	}
+	if f.ln, err = transport.Listen(context.Background(), network, address); err != nil {
+		return nil, fmt.Errorf("bench: floor: %w", err)
+	}
+	f.wg.Add(1)
+	go f.accept()
+	return f, nil
+}
+
+// newFloor prepares a Floor's answers; it is not listening yet.
+func newFloor() (*Floor, error) {
 	canned := map[string]cannedReplies{}
 	welcome := &spec.Welcome{Session: 1, Details: spec.Dict{
 		"roles":      spec.Dict{spec.RoleBroker: spec.Dict{}, spec.RoleDealer: spec.Dict{}},
@@ -77,14 +91,7 @@ func ListenFloor(network, address string) (*Floor, error) {
 		}
 		canned[s.Name()] = cannedReplies{welcome: w, goodbye: g}
 	}
-	ln, err := transport.Listen(context.Background(), network, address)
-	if err != nil {
-		return nil, fmt.Errorf("bench: floor: %w", err)
-	}
-	f := &Floor{ln: ln, canned: canned, conns: map[net.Conn]struct{}{}}
-	f.wg.Add(1)
-	go f.accept()
-	return f, nil
+	return &Floor{canned: canned, conns: map[net.Conn]struct{}{}}, nil
 }
 
 // Addr is the address the Floor listens on.

@@ -122,3 +122,43 @@ func TestFloorAnswersByMessageType(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFloor: whatever a client sends, the floor's connection ends (when the
+// client closes, at the latest) without a panic.
+func FuzzFloor(f *testing.F) {
+	rsHello := append([]byte{0x7F, 0xF2, 0, 0, 0, 0, 0, 14}, []byte("\x93\x01\xa6realm1\x81\xa5roles\x80")...)
+	f.Add(rsHello)
+	f.Add([]byte{0x7F, 0xF1, 0, 0, 1, 0, 0, 2, 'h', 'i', 0, 0xFF, 0xFF, 0xFF})
+	f.Add([]byte("GET / HTTP/1.1\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: wamp.2.json\r\n\r\n" +
+		"\x81\x85\x00\x00\x00\x00[1,1]\x89\x80\x01\x02\x03\x04\x88\x82\x00\x00\x00\x00\x03\xe8"))
+	f.Add([]byte("GET / HTTP/1.1\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Protocol: wamp.2.cbor\r\n\r\n\x82\xff\x00\x00\x00\x00\x00\x00\x00\x01"))
+	f.Add([]byte("\r\n\r\n"))
+	floor, err := newFloor()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		client, server := net.Pipe()
+		drained := make(chan struct{})
+		go func() {
+			defer close(drained)
+			io.Copy(io.Discard, client)
+		}()
+		floor.wg.Add(1)
+		go floor.serve(server)
+		client.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		client.Write(in) // fails once the floor has closed its end
+		client.Close()
+		done := make(chan struct{})
+		go func() {
+			floor.wg.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the floor's connection did not end after the client closed (input %q)", in)
+		}
+		<-drained
+	})
+}
