@@ -274,6 +274,9 @@ func appendCBOR(b []byte, v any, depth int) ([]byte, error) {
 		}
 		return b, nil
 	}
+	if c, ok := v.(*Constant); ok {
+		return append(b, c.cbor...), nil
+	}
 	s, ok := asScalar(v)
 	if !ok {
 		return b, unsupported(v)

@@ -164,6 +164,9 @@ func appendJSON(b []byte, v any, depth int) ([]byte, error) {
 		}
 		return append(b, '}'), nil
 	}
+	if c, ok := v.(*Constant); ok {
+		return append(b, c.json...), nil
+	}
 	s, ok := asScalar(v)
 	if !ok {
 		return b, unsupported(v)

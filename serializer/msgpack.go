@@ -155,6 +155,10 @@ func (e *msgpackEncoder) value(v any, depth int) error {
 		}
 		return nil
 	}
+	if c, ok := v.(*Constant); ok {
+		e.w.b = append(e.w.b, c.msgpack...)
+		return nil
+	}
 	s, ok := asScalar(v)
 	if !ok {
 		return unsupported(v)
