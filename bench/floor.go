@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha1" //nolint:gosec // RFC 6455 prescribes SHA-1 for the accept key
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 	"github.com/switchyard/switchyard/serializer"
 	"github.com/switchyard/switchyard/spec"
 	"github.com/switchyard/switchyard/transport"
+	"github.com/switchyard/switchyard/transport/websocket"
 )
 
 // Floor is the connect scenario's floor: a server that answers each
@@ -248,9 +247,8 @@ func (f *Floor) serveWebSocket(nc net.Conn, br *bufio.Reader) {
 		nc.Write([]byte("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"))
 		return
 	}
-	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")) //nolint:gosec // RFC 6455
 	if _, err := nc.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(sum[:]) + "\r\n" +
+		"Sec-WebSocket-Accept: " + websocket.AcceptKey(key) + "\r\n" +
 		"Sec-WebSocket-Protocol: wamp.2." + ser.Name() + "\r\n\r\n")); err != nil {
 		return
 	}

@@ -13,8 +13,9 @@ import (
 // (RFC 6455, section 1.3).
 const keyGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-// acceptKey is the Sec-WebSocket-Accept value answering key.
-func acceptKey(key string) string {
+// AcceptKey is the Sec-WebSocket-Accept value answering key (RFC 6455,
+// section 4.2.2); bench's floor answers opening handshakes with it too.
+func AcceptKey(key string) string {
 	h := sha1.New()
 	h.Write([]byte(key))
 	h.Write([]byte(keyGUID))
@@ -37,7 +38,7 @@ func validKey(key string) bool {
 // permessage-deflate that browsers offer is declined by not answering it.
 func appendUpgradeResponse(dst []byte, key, proto string) []byte {
 	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	dst = append(dst, acceptKey(key)...)
+	dst = append(dst, AcceptKey(key)...)
 	dst = append(dst, "\r\nSec-WebSocket-Protocol: "...)
 	dst = append(dst, proto...)
 	return append(dst, "\r\n\r\n"...)
