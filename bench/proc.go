@@ -18,8 +18,9 @@ const clockTick = 10 * time.Millisecond
 
 // procSample is one reading of a process's CPU time and resident memory.
 type procSample struct {
-	cpu time.Duration // user + system, all threads, dead ones included
-	rss int64         // bytes
+	cpu    time.Duration // user + system, all threads, dead ones included
+	kernel time.Duration // system alone
+	rss    int64         // bytes
 }
 
 // readProc reads /proc/PID/stat and /proc/PID/status.
@@ -46,6 +47,7 @@ func readProc(pid int) (procSample, error) {
 		return s, fmt.Errorf("bench: /proc/%d/stat: %w", pid, err)
 	}
 	s.cpu = time.Duration(utime+stime) * clockTick
+	s.kernel = time.Duration(stime) * clockTick
 	s.rss, err = readRSS(pid)
 	return s, err
 }
@@ -83,6 +85,7 @@ func readProcs(pids []int) (procSample, error) {
 			return sum, err
 		}
 		sum.cpu += s.cpu
+		sum.kernel += s.kernel
 		sum.rss += s.rss
 	}
 	return sum, nil
@@ -120,6 +123,13 @@ type ProcessStats struct {
 	// scenario's operations (calls, delivered events, sessions).
 	CPUSeconds     float64 `json:"cpu_s"`
 	CPUPerOpMicros float64 `json:"cpu_per_op_us"`
+	// Kernel is the system share of CPU (stime): the system calls and the
+	// network stack work they run. It bounds what any program can save by
+	// its own code: a server that spends K µs per operation in the kernel
+	// cannot get below K however little it does itself. Target process
+	// only.
+	KernelSeconds     float64 `json:"kernel_s,omitempty"`
+	KernelPerOpMicros float64 `json:"kernel_per_op_us,omitempty"`
 	// Cores is the average number of cores busy (CPU time / wall time).
 	Cores float64 `json:"cores"`
 	// Resident memory (VmRSS) at the start and end of the phase, and the
@@ -211,20 +221,22 @@ func (m *measure) finish(res *Result, ops int64) {
 		res.note("cannot read process %v: %v", m.pids, err)
 		return
 	}
-	cpu := after.cpu - m.target.cpu
+	cpu, kernel := after.cpu-m.target.cpu, after.kernel-m.target.kernel
 	var all []int
 	if len(m.pids) > 1 {
 		all = m.pids
 	}
 	res.Process = &ProcessStats{
-		PID:            m.pids[0],
-		PIDs:           all,
-		CPUSeconds:     cpu.Seconds(),
-		CPUPerOpMicros: perOp(cpu),
-		Cores:          cpu.Seconds() / wall.Seconds(),
-		RSSBefore:      m.target.rss,
-		RSSAfter:       after.rss,
-		RSSPeak:        max(m.peakRSS, after.rss),
+		PID:               m.pids[0],
+		PIDs:              all,
+		CPUSeconds:        cpu.Seconds(),
+		CPUPerOpMicros:    perOp(cpu),
+		KernelSeconds:     kernel.Seconds(),
+		KernelPerOpMicros: perOp(kernel),
+		Cores:             cpu.Seconds() / wall.Seconds(),
+		RSSBefore:         m.target.rss,
+		RSSAfter:          after.rss,
+		RSSPeak:           max(m.peakRSS, after.rss),
 	}
 }
 

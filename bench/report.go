@@ -236,6 +236,7 @@ func (r *Result) metrics() []metric {
 	}
 	if p := r.Process; p != nil && r.Idle == nil {
 		add("target CPU per "+op+" (µs)", p.CPUPerOpMicros, 'u')
+		add("  of which in the kernel (µs)", p.KernelPerOpMicros, 'u')
 		add("target cores busy", p.Cores, 'f')
 	} else if p != nil {
 		add("target CPU per session (µs)", p.CPUPerOpMicros, 'u')
@@ -345,7 +346,8 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&buf, "\nrouter/versus, medians of %d alternated rounds: %s %.0f / %.0f = %.2f",
 			v.Rounds, v.Metric, v.RouterRate, v.VersusRate, v.RateRatio)
 		if v.CPUPerOpRatio > 0 {
-			fmt.Fprintf(&buf, "; target CPU per operation %.1f / %.1f µs = %.2f", v.RouterCPUPerOp, v.VersusCPUPerOp, v.CPUPerOpRatio)
+			fmt.Fprintf(&buf, "; target CPU per operation %.1f / %.1f µs = %.2f (in the kernel: %.1f / %.1f µs)",
+				v.RouterCPUPerOp, v.VersusCPUPerOp, v.CPUPerOpRatio, v.RouterKernelPerOp, v.VersusKernelPerOp)
 		}
 		buf.WriteByte('\n')
 	}

@@ -25,6 +25,10 @@ type Versus struct {
 	RouterCPUPerOp float64 `json:"router_cpu_per_op_us,omitempty"`
 	VersusCPUPerOp float64 `json:"versus_cpu_per_op_us,omitempty"`
 	CPUPerOpRatio  float64 `json:"cpu_per_op_router_over_versus,omitempty"`
+	// RouterKernelPerOp and VersusKernelPerOp are the medians of the
+	// kernel's share of those figures (µs).
+	RouterKernelPerOp float64 `json:"router_kernel_per_op_us,omitempty"`
+	VersusKernelPerOp float64 `json:"versus_kernel_per_op_us,omitempty"`
 }
 
 // Alternate runs sc against router and versus in turn, rounds times each
@@ -89,6 +93,9 @@ func compareRuns(router, versus []*Result) *Versus {
 	vc, okV := median(versus, cpu)
 	if okR && okV && vc > 0 {
 		v.RouterCPUPerOp, v.VersusCPUPerOp, v.CPUPerOpRatio = rc, vc, rc/vc
+		kernel := func(r *Result) (float64, bool) { return r.Process.KernelPerOpMicros, true }
+		v.RouterKernelPerOp, _ = median(router, kernel)
+		v.VersusKernelPerOp, _ = median(versus, kernel)
 	}
 	return v
 }

@@ -149,3 +149,26 @@ func TestCheckConnectTarget(t *testing.T) {
 		}
 	}
 }
+
+// A comparison reports the kernel's share of each side's CPU, as medians.
+func TestCompareRunsReportsTheKernelShare(t *testing.T) {
+	runs := func(cpuKernel ...float64) []*Result {
+		var rs []*Result
+		for i := 0; i < len(cpuKernel); i += 2 {
+			rs = append(rs, &Result{Op: "sessions", Rate: 1, Process: &ProcessStats{CPUPerOpMicros: cpuKernel[i], KernelPerOpMicros: cpuKernel[i+1]}})
+		}
+		return rs
+	}
+	router, versus := runs(100, 60, 90, 50, 500, 400), runs(200, 80, 210, 90, 190, 70)
+	v := compareRuns(router, versus)
+	if v.RouterCPUPerOp != 100 || v.VersusCPUPerOp != 200 || v.RouterKernelPerOp != 60 || v.VersusKernelPerOp != 80 {
+		t.Fatalf("medians %+v; want CPU 100 / 200, kernel 60 / 80", v)
+	}
+	var buf bytes.Buffer
+	if err := (&Report{Scenario: "connect", Runs: append(router, versus...), Versus: v}).WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if want := "100.0 / 200.0 µs = 0.50 (in the kernel: 60.0 / 80.0 µs)"; !strings.Contains(buf.String(), want) {
+		t.Fatalf("table:\n%s\nwant %q", buf.String(), want)
+	}
+}
