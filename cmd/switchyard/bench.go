@@ -68,7 +68,7 @@ func benchFlags(countUsage string, countAliases ...string) []cli.Flag {
 		&cli.BoolFlag{Name: "allow-remote", Usage: "allow a target that is not a loopback address"},
 		&cli.BoolFlag{Name: "tls-insecure", Usage: "do not verify the router's TLS certificate (a loopback router with a self-signed one)"},
 		&cli.StringFlag{Name: "pid", Usage: "the router's process id: report its CPU per operation and memory (/proc/PID); PID,PID,... sums a cluster's nodes"},
-		&cli.BoolFlag{Name: "baseline", Usage: "also run against the baseline relay (started as a child process) and report the ratio"},
+		&cli.BoolFlag{Name: "baseline", Usage: "also run against the baseline relay (started as a child process, on this process's CPUs: to pin it beside the router, start it under taskset and use --baseline-url) and report the ratio"},
 		&cli.StringFlag{Name: "baseline-url", Usage: "a baseline relay already running (switchyard bench baseline); implies --baseline"},
 		&cli.IntFlag{Name: "baseline-pid", Usage: "the process id of --baseline-url's relay"},
 		&cli.StringFlag{Name: "versus", Usage: "a second target run alternately with --url, --rounds times each, compared by medians: another router side by side, or another listener of the same one"},
