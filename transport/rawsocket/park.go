@@ -185,6 +185,10 @@ func (p *peer) park() bool {
 // wake runs on the poller's goroutine when the parked descriptor becomes
 // readable or hangs up.
 func (p *peer) wake() {
+	// Input is here: the next sweep must not kick the reader before it
+	// has read it (it would park again at once, for nothing, with the
+	// input still in the socket).
+	p.seen.Store(true)
 	p.pk.mu.Lock()
 	p.pk.parked = false
 	p.pk.ticket = idle.Ticket{}

@@ -487,3 +487,23 @@ func TestManyParkAndWake(t *testing.T) {
 		t.Errorf("only %d parks over %d clients", es.parks.Load(), clients)
 	}
 }
+
+// A wake-up counts as input: the sweep that follows it must leave the
+// resumed reader alone until it has read what woke it. Otherwise, when the
+// resumed goroutine is slow to start, the sweep kicks it before its first
+// read and it parks again at once, the input still in the socket
+// (TestParkWakeKeepsEveryByte saw that as "parked with a partial frame").
+func TestWakeCountsAsInput(t *testing.T) {
+	var p peer
+	resumed := make(chan struct{})
+	p.pk.resume = func() { close(resumed) }
+	p.Quiet() // what the sweep that parked it saw
+	p.wake()
+	<-resumed
+	if p.Quiet() {
+		t.Fatal("the sweep after a wake-up finds the connection quiet")
+	}
+	if !p.Quiet() {
+		t.Fatal("a second sweep without a frame finds the connection busy")
+	}
+}

@@ -622,3 +622,20 @@ func readEchoSkippingPongs(rc *rawClient, seq int) error {
 		}
 	}
 }
+
+// A wake-up counts as input: the sweep that follows it must leave the
+// resumed reader alone until it has read what woke it.
+func TestWakeCountsAsInput(t *testing.T) {
+	var c wsConn
+	resumed := make(chan struct{})
+	c.pk.resume = func() { close(resumed) }
+	c.Quiet() // what the sweep that parked it saw
+	c.wake()
+	<-resumed
+	if c.Quiet() {
+		t.Fatal("the sweep after a wake-up finds the connection quiet")
+	}
+	if !c.Quiet() {
+		t.Fatal("a second sweep without a frame finds the connection busy")
+	}
+}
